@@ -1,0 +1,63 @@
+"""The `fleet` command line. Each verb lives in a module of this package; this module holds the root
+group, the error boundary (a user sees a message and an exit code, never a traceback) and the only
+``asyncio.run`` of the project."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import click
+
+from fleet import __version__
+from fleet.errors import FleetError
+
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+class FleetGroup(click.Group):
+    """Turns fleet's own errors into `error: ...` and the error's exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FleetError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=FleetGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fleet")
+def cli() -> None:
+    """fleet: a multi-cluster GitOps fleet manager.
+
+    One Git repository describes every cluster (clusters/) and what it runs (overlays/); fleet renders,
+    applies and watches it across the whole fleet.
+    """
+
+
+def _register() -> None:
+    from fleet.cli import lab
+
+    cli.add_command(lab.lab)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="fleet")
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

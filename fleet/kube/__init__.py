@@ -1,0 +1,1 @@
+"""The only package that imports kubernetes_asyncio: clients per cluster, discovery, apply, watch."""

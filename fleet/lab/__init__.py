@@ -1,0 +1,1 @@
+"""The local lab: real Kubernetes control planes built from pinned Go modules, with simulated nodes."""

@@ -1,0 +1,193 @@
+"""Command lines of the lab's processes, derived from the lab state alone.
+
+Nothing here is stored: a component restarted after a crash gets exactly the flags it had, because they
+are computed again from the ports and paths in the state file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fleet.lab.procs import ProcessSpec
+
+SERVICE_CIDR = "10.0.0.0/24"
+POD_CIDR = "10.244.0.0/16"
+CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+
+
+@dataclass(frozen=True)
+class LabPaths:
+    root: Path
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "lab.lock"
+
+    @property
+    def pki(self) -> Path:
+        return self.root / "pki"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def etcd_data(self) -> Path:
+        return self.root / "etcd"
+
+    @property
+    def kubeconfigs(self) -> Path:
+        return self.root / "kubeconfigs"
+
+    def kubeconfig(self, cluster: str) -> Path:
+        return self.kubeconfigs / f"{cluster}.kubeconfig"
+
+    @property
+    def combined_kubeconfig(self) -> Path:
+        return self.kubeconfigs / "all.kubeconfig"
+
+    def component_kubeconfig(self, cluster: str, component: str) -> Path:
+        return self.root / "components" / cluster / f"{component}.kubeconfig"
+
+    def work_dir(self, cluster: str, component: str) -> Path:
+        return self.root / "components" / cluster / component
+
+    def log(self, process: str) -> Path:
+        return self.logs / f"{process}.log"
+
+
+def process_name(cluster: str, component: str) -> str:
+    return f"{cluster}.{component}"
+
+
+def etcd_spec(paths: LabPaths, bin_dir: Path, *, client_port: int, peer_port: int) -> ProcessSpec:
+    # One etcd per lab, shared by its clusters under distinct prefixes: one process instead of one per
+    # cluster (etcd is the one component whose memory does not grow with a cluster's objects much).
+    client_url = f"http://127.0.0.1:{client_port}"
+    peer_url = f"http://127.0.0.1:{peer_port}"
+    return ProcessSpec(
+        "etcd",
+        (
+            str(bin_dir / "etcd"),
+            "--name=fleet-lab",
+            f"--data-dir={paths.etcd_data}",
+            f"--listen-client-urls={client_url}",
+            f"--advertise-client-urls={client_url}",
+            f"--listen-peer-urls={peer_url}",
+            f"--initial-advertise-peer-urls={peer_url}",
+            f"--initial-cluster=fleet-lab={peer_url}",
+            "--unsafe-no-fsync=true",
+            "--quota-backend-bytes=8589934592",
+            "--log-level=warn",
+        ),
+        paths.log("etcd"),
+        (("GOMEMLIMIT", "512MiB"),),
+    )
+
+
+def apiserver_spec(paths: LabPaths, bin_dir: Path, *, cluster: str, port: int, etcd_port: int) -> ProcessSpec:
+    pki = paths.pki
+    return ProcessSpec(
+        process_name(cluster, "kube-apiserver"),
+        (
+            str(bin_dir / "kube-apiserver"),
+            f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+            f"--etcd-prefix=/fleet-lab/{cluster}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={port}",
+            f"--cert-dir={paths.work_dir(cluster, 'kube-apiserver')}",
+            f"--tls-cert-file={pki / 'apiserver.crt'}",
+            f"--tls-private-key-file={pki / 'apiserver.key'}",
+            f"--client-ca-file={pki / 'ca.crt'}",
+            f"--service-account-issuer=https://127.0.0.1:{port}",
+            f"--service-account-key-file={pki / 'sa.pub'}",
+            f"--service-account-signing-key-file={pki / 'sa.key'}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--authorization-mode=RBAC",
+            "--allow-privileged=true",
+            # Pods of simulated nodes mount nothing; without this admission plugin a Pod need not wait
+            # for its namespace's default ServiceAccount.
+            "--disable-admission-plugins=ServiceAccount",
+            # Every lab apiserver advertises 127.0.0.1; keep them from fighting over the endpoints.
+            "--endpoint-reconciler-type=none",
+            "--enable-priority-and-fairness=false",
+            "--profiling=false",
+            "--v=0",
+        ),
+        paths.log(process_name(cluster, "kube-apiserver")),
+        (("GOMEMLIMIT", "1GiB"),),
+    )
+
+
+def controller_manager_spec(paths: LabPaths, bin_dir: Path, *, cluster: str) -> ProcessSpec:
+    pki = paths.pki
+    kubeconfig = paths.component_kubeconfig(cluster, "kube-controller-manager")
+    return ProcessSpec(
+        process_name(cluster, "kube-controller-manager"),
+        (
+            str(bin_dir / "kube-controller-manager"),
+            f"--kubeconfig={kubeconfig}",
+            f"--cluster-name={cluster}",
+            "--leader-elect=false",
+            "--secure-port=0",
+            f"--service-account-private-key-file={pki / 'sa.key'}",
+            f"--root-ca-file={pki / 'ca.crt'}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--profiling=false",
+            "--v=0",
+        ),
+        paths.log(process_name(cluster, "kube-controller-manager")),
+        (("GOMEMLIMIT", "256MiB"),),
+    )
+
+
+def scheduler_spec(paths: LabPaths, bin_dir: Path, *, cluster: str) -> ProcessSpec:
+    kubeconfig = paths.component_kubeconfig(cluster, "kube-scheduler")
+    return ProcessSpec(
+        process_name(cluster, "kube-scheduler"),
+        (
+            str(bin_dir / "kube-scheduler"),
+            f"--kubeconfig={kubeconfig}",
+            "--leader-elect=false",
+            "--secure-port=0",
+            "--profiling=false",
+            "--v=0",
+        ),
+        paths.log(process_name(cluster, "kube-scheduler")),
+        (("GOMEMLIMIT", "256MiB"),),
+    )
+
+
+def kwok_spec(paths: LabPaths, bin_dir: Path, *, cluster: str) -> ProcessSpec:
+    kubeconfig = paths.component_kubeconfig(cluster, "kwok")
+    return ProcessSpec(
+        process_name(cluster, "kwok"),
+        (
+            str(bin_dir / "kwok"),
+            f"--kubeconfig={kubeconfig}",
+            f"--config={paths.root / 'kwok.yaml'}",
+            "--manage-all-nodes=true",
+            f"--cidr={POD_CIDR}",
+            "--node-ip=10.1.0.1",
+            "--node-lease-duration-seconds=40",
+        ),
+        paths.log(process_name(cluster, "kwok")),
+        (("GOMEMLIMIT", "256MiB"),),
+    )
+
+
+KWOK_CONFIG = """\
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokConfiguration
+options: {}
+"""

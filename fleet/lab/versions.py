@@ -1,0 +1,70 @@
+"""Pinned versions of the lab's binaries and where the built binaries are cached.
+
+The Go modules under ``gomod/`` pin the exact dependency graphs; the versions here must match them
+(tests/unit/test_lab_versions.py checks that they do).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+KUBERNETES_VERSION = "v1.36.3"
+ETCD_VERSION = "v3.6.16"
+KWOK_VERSION = "v0.8.0"
+
+GOMOD_DIR = Path(__file__).parent / "gomod"
+
+
+@dataclass(frozen=True)
+class Binary:
+    """One lab binary: which Go module directory builds it, from which package."""
+
+    name: str
+    module_dir: str
+    package: str
+    stamp_kubernetes_version: bool = False
+
+
+BINARIES: tuple[Binary, ...] = (
+    Binary("etcd", "etcd", "go.etcd.io/etcd/server/v3"),
+    Binary("kwok", "kwok", "sigs.k8s.io/kwok/cmd/kwok"),
+    Binary("kube-apiserver", "kubernetes", "k8s.io/kubernetes/cmd/kube-apiserver", True),
+    Binary("kube-controller-manager", "kubernetes", "k8s.io/kubernetes/cmd/kube-controller-manager", True),
+    Binary("kube-scheduler", "kubernetes", "k8s.io/kubernetes/cmd/kube-scheduler", True),
+    Binary("kubectl", "kubernetes", "k8s.io/kubernetes/cmd/kubectl", True),
+)
+
+
+def cache_root() -> Path:
+    """``$FLEET_CACHE_DIR`` or ``$XDG_CACHE_HOME/fleet`` or ``~/.cache/fleet``."""
+    explicit = os.environ.get("FLEET_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "fleet"
+
+
+def build_fingerprint() -> str:
+    """A short digest of everything that decides the binaries: versions and the pinned module files.
+
+    A change of any go.mod/go.sum lands in a new cache directory instead of reusing stale binaries.
+    """
+    digest = hashlib.sha256()
+    for text in (KUBERNETES_VERSION, ETCD_VERSION, KWOK_VERSION):
+        digest.update(text.encode())
+    for path in sorted(GOMOD_DIR.glob("*/go.*")):
+        digest.update(path.relative_to(GOMOD_DIR).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def bin_dir() -> Path:
+    """Where the binaries of this exact pin live: ``<cache>/lab/k8s-..._etcd-..._kwok-..._<digest>/bin``."""
+    if os.environ.get("FLEET_LAB_BIN_DIR"):
+        return Path(os.environ["FLEET_LAB_BIN_DIR"]).expanduser()
+    tag = f"k8s-{KUBERNETES_VERSION}_etcd-{ETCD_VERSION}_kwok-{KWOK_VERSION}_{build_fingerprint()}"
+    return cache_root() / "lab" / tag / "bin"
