@@ -56,8 +56,10 @@ def build(force: bool) -> None:
     started = time.monotonic()
     results = build_binaries(force=force, log=lambda m: click.echo(m, err=True))
     built = [r for r in results if r.built]
-    click.echo(f"lab binaries in {bin_dir()} ({len(built)} built, {len(results) - len(built)} cached, "
-               f"{time.monotonic() - started:.0f}s)")
+    click.echo(
+        f"lab binaries in {bin_dir()} ({len(built)} built, {len(results) - len(built)} cached, "
+        f"{time.monotonic() - started:.0f}s)"
+    )
 
 
 @lab.command()
@@ -73,10 +75,12 @@ def build(force: bool) -> None:
     help="Cluster topologies (names, worker nodes, node labels).",
 )
 @click.option("--timeout", type=float, default=180.0, show_default=True, help="Seconds to wait per component.")
-@click.option("--build/--no-build", "build_first", default=True, show_default=True,
-              help="Build missing binaries first.")
-def up(clusters: str | None, lab_dir: Path | None, backend: str, kind_config: Path, timeout: float,
-       build_first: bool) -> None:
+@click.option(
+    "--build/--no-build", "build_first", default=True, show_default=True, help="Build missing binaries first."
+)
+def up(
+    clusters: str | None, lab_dir: Path | None, backend: str, kind_config: Path, timeout: float, build_first: bool
+) -> None:
     """Start (or repair) one real control plane per cluster and print how to reach each."""
     specs = load_topology(kind_config, _names(clusters))
     root = (lab_dir or default_lab_dir()).expanduser()
@@ -88,8 +92,10 @@ def up(clusters: str | None, lab_dir: Path | None, backend: str, kind_config: Pa
             build_binaries(log=lambda m: click.echo(m, err=True))
         endpoints = run(_lab(lab_dir).up(specs, timeout=timeout, log=lambda m: click.echo(m, err=True)))
     click.echo(_endpoint_table(endpoints))
-    click.echo(f"\nready in {time.monotonic() - started:.1f}s; all contexts: "
-               f"{root / 'kubeconfigs' / 'all.kubeconfig'}", err=True)
+    click.echo(
+        f"\nready in {time.monotonic() - started:.1f}s; all contexts: {root / 'kubeconfigs' / 'all.kubeconfig'}",
+        err=True,
+    )
 
 
 @lab.command()
@@ -110,18 +116,30 @@ def status(lab_dir: Path | None, output: str) -> None:
     target = _lab(lab_dir)
     rows = target.status()
     if output == "json":
-        click.echo(json.dumps({
-            "dir": str(target.paths.root),
-            "clusters": [{"name": e.name, "server": e.server, "kubeconfig": str(e.kubeconfig)}
-                         for e in target.endpoints()],
-            "processes": [{"name": r.process, "state": r.state, "pid": r.pid, "rssBytes": r.rss_bytes}
-                          for r in rows],
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "dir": str(target.paths.root),
+                    "clusters": [
+                        {"name": e.name, "server": e.server, "kubeconfig": str(e.kubeconfig)}
+                        for e in target.endpoints()
+                    ],
+                    "processes": [
+                        {"name": r.process, "state": r.state, "pid": r.pid, "rssBytes": r.rss_bytes} for r in rows
+                    ],
+                },
+                indent=2,
+            )
+        )
         return
     if not rows:
         click.echo(f"no lab in {target.paths.root}")
         return
     click.echo(_endpoint_table(target.endpoints()))
     click.echo()
-    click.echo(table(["PROCESS", "STATE", "PID", "RSS"], [[r.process, r.state, r.pid or "-", human_bytes(r.rss_bytes)]
-                                                         for r in rows]))
+    click.echo(
+        table(
+            ["PROCESS", "STATE", "PID", "RSS"],
+            [[r.process, r.state, r.pid or "-", human_bytes(r.rss_bytes)] for r in rows],
+        )
+    )

@@ -1,12 +1,33 @@
-"""kubernetes_asyncio clients built from a kubeconfig file and context."""
+"""kubernetes_asyncio clients for a cluster, built from an already-vetted kubeconfig."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from kubernetes_asyncio import client, config
 
+from fleet.kube.kubeconfig import ResolvedKubeconfig
+
 
 async def api_client(kubeconfig: Path, context: str | None = None) -> client.ApiClient:
-    """A fresh ApiClient; the caller closes it (``async with`` or ``await c.close()``)."""
+    """A fresh ApiClient from a kubeconfig file; the caller closes it."""
     return await config.new_client_from_config(config_file=str(kubeconfig), context=context)
+
+
+async def cluster_client(resolved: ResolvedKubeconfig) -> client.ApiClient:
+    """A fresh ApiClient from a kubeconfig that :func:`load_kubeconfig` accepted."""
+    configuration = client.Configuration()
+    loader = config.kube_config.KubeConfigLoader(config_dict=resolved.config, active_context=resolved.context)
+    await loader.load_and_set(configuration)
+    return client.ApiClient(configuration=configuration)
+
+
+async def server_version(resolved: ResolvedKubeconfig, *, timeout: float = 5.0) -> str:
+    """The cluster's gitVersion; raises on any failure (the caller reports it)."""
+    api = await cluster_client(resolved)
+    try:
+        info = await asyncio.wait_for(client.VersionApi(api).get_code(), timeout)
+        return str(info.git_version)
+    finally:
+        await api.close()

@@ -26,7 +26,9 @@ def _require_tools() -> str:
         raise LabError("--backend kind needs Docker: the `docker` command is not on PATH")
     probe = subprocess.run([docker, "info"], capture_output=True, text=True, check=False)
     if probe.returncode != 0:
-        raise LabError("--backend kind needs a running Docker engine; `docker info` failed: " + probe.stderr.strip()[-300:])
+        raise LabError(
+            "--backend kind needs a running Docker engine; `docker info` failed: " + probe.stderr.strip()[-300:]
+        )
     return kind
 
 
@@ -43,7 +45,9 @@ def _rename_context(path: Path, cluster: str) -> None:
 
 def up(root: Path, specs: list[ClusterSpec]) -> list[ClusterEndpoint]:
     kind = _require_tools()
-    existing = set(subprocess.run([kind, "get", "clusters"], capture_output=True, text=True, check=False).stdout.split())
+    existing = set(
+        subprocess.run([kind, "get", "clusters"], capture_output=True, text=True, check=False).stdout.split()
+    )
     endpoints = []
     for spec in specs:
         if spec.kind_config is None:
@@ -52,15 +56,29 @@ def up(root: Path, specs: list[ClusterSpec]) -> list[ClusterEndpoint]:
         path.parent.mkdir(parents=True, exist_ok=True)
         if spec.name not in existing:
             run = subprocess.run(
-                [kind, "create", "cluster", "--name", spec.name, "--config", str(spec.kind_config), "--kubeconfig", str(path)],
-                capture_output=True, text=True, check=False,
+                [
+                    kind,
+                    "create",
+                    "cluster",
+                    "--name",
+                    spec.name,
+                    "--config",
+                    str(spec.kind_config),
+                    "--kubeconfig",
+                    str(path),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if run.returncode != 0:
                 raise LabError(f"kind create cluster {spec.name} failed:\n{run.stderr.strip()[-2000:]}")
         else:
             export = subprocess.run(
                 [kind, "export", "kubeconfig", "--name", spec.name, "--kubeconfig", str(path)],
-                capture_output=True, text=True, check=False,
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if export.returncode != 0:
                 raise LabError(f"kind export kubeconfig {spec.name} failed:\n{export.stderr.strip()[-2000:]}")

@@ -151,7 +151,10 @@ class LocalLab:
         identities = {
             "admin": pki.issue(ca, d, "admin", common_name="fleet-lab-admin", organizations=("system:masters",)),
             "kube-controller-manager": pki.issue(
-                ca, d, "kube-controller-manager", common_name="system:kube-controller-manager",
+                ca,
+                d,
+                "kube-controller-manager",
+                common_name="system:kube-controller-manager",
                 organizations=("system:masters",),
             ),
             "kube-scheduler": pki.issue(ca, d, "kube-scheduler", common_name="system:kube-scheduler"),
@@ -160,14 +163,20 @@ class LocalLab:
         admin_entries = []
         for cluster in state.clusters.values():
             admin = kubeconfig.entry(
-                cluster=cluster.name, server=cluster.server, ca=ca.cert, client=identities["admin"],
+                cluster=cluster.name,
+                server=cluster.server,
+                ca=ca.cert,
+                client=identities["admin"],
                 user=f"{cluster.name}-admin",
             )
             admin_entries.append(admin)
             kubeconfig.write(self.paths.kubeconfig(cluster.name), [admin])
             for component in ("kube-controller-manager", "kube-scheduler", "kwok"):
                 entry = kubeconfig.entry(
-                    cluster=cluster.name, server=cluster.server, ca=ca.cert, client=identities[component],
+                    cluster=cluster.name,
+                    server=cluster.server,
+                    ca=ca.cert,
+                    client=identities[component],
                     user=component,
                 )
                 kubeconfig.write(self.paths.component_kubeconfig(cluster.name, component), [entry])
@@ -179,13 +188,14 @@ class LocalLab:
     def _spec(self, state: LabState, name: str) -> ProcessSpec:
         bins = self.bin_dir
         if name == "etcd":
-            return comp.etcd_spec(
-                self.paths, bins, client_port=state.etcd_client_port, peer_port=state.etcd_peer_port
-            )
+            return comp.etcd_spec(self.paths, bins, client_port=state.etcd_client_port, peer_port=state.etcd_peer_port)
         cluster, component = name.split(".", 1)
         if component == "kube-apiserver":
             return comp.apiserver_spec(
-                self.paths, bins, cluster=cluster, port=state.clusters[cluster].port,
+                self.paths,
+                bins,
+                cluster=cluster,
+                port=state.clusters[cluster].port,
                 etcd_port=state.etcd_client_port,
             )
         if component == "kube-controller-manager":
@@ -206,8 +216,11 @@ class LocalLab:
                 argv = (proc / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if argv and argv[0] and Path(argv[0].decode(errors="replace")).name in _BINARY_NAMES and any(
-                marker in a.decode(errors="replace") for a in argv[1:]
+            if (
+                argv
+                and argv[0]
+                and Path(argv[0].decode(errors="replace")).name in _BINARY_NAMES
+                and any(marker in a.decode(errors="replace") for a in argv[1:])
             ):
                 found.append(int(proc.name))
         return found
@@ -281,7 +294,12 @@ class LocalLab:
             return self.endpoints()
 
     async def _cluster_up(
-        self, state: LabState, cluster: ClusterState, probe: ApiProbe, *, timeout: float,
+        self,
+        state: LabState,
+        cluster: ClusterState,
+        probe: ApiProbe,
+        *,
+        timeout: float,
         log: Callable[[str], None],
     ) -> None:
         apiserver = process_name(cluster.name, "kube-apiserver")

@@ -81,9 +81,7 @@ def load_topology(kind_config_dir: Path | None, names: list[str] | None) -> list
             known[spec.name] = spec
     if not names:
         if not known:
-            raise InputError(
-                "no clusters given: pass --clusters a,b,c or run where kind-config/ describes the fleet"
-            )
+            raise InputError("no clusters given: pass --clusters a,b,c or run where kind-config/ describes the fleet")
         return list(known.values())
     specs = []
     for name in names:

@@ -1,0 +1,64 @@
+"""The hub's own configuration: a file on the hub's machine, never in the fleet's Git repository.
+
+Whatever a pull request can change must not widen what the hub trusts, so the credentials directory
+and the permission to run kubeconfig credential plugins live here.
+
+    # ~/.config/fleet/config.yaml (or --config / $FLEET_CONFIG)
+    credentialsDir: ~/fleet-credentials     # relative kubeconfig paths in clusters/ resolve here
+    allowCredentialPlugins: false           # kubeconfigs with exec/auth-provider users
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from fleet.errors import InputError
+from fleet.paths import default_credentials_dir
+from fleet.yamlio import load_one
+
+KNOWN_KEYS = {"credentialsDir", "allowCredentialPlugins"}
+
+
+def default_config_path() -> Path:
+    explicit = os.environ.get("FLEET_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".config") / "fleet" / "config.yaml"
+
+
+@dataclass(frozen=True)
+class FleetConfig:
+    credentials_dir: Path
+    allow_credential_plugins: bool = False
+
+    @classmethod
+    def default(cls) -> FleetConfig:
+        return cls(default_credentials_dir())
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> FleetConfig:
+        explicit = path is not None or "FLEET_CONFIG" in os.environ
+        path = path or default_config_path()
+        if not path.exists():
+            if explicit:
+                raise InputError("hub config file not found", path=str(path))
+            return cls.default()
+        data = load_one(path.read_text(), str(path)) or {}
+        if not isinstance(data, dict):
+            raise InputError("hub config must be a mapping", path=str(path))
+        unknown = sorted(set(data) - KNOWN_KEYS)
+        if unknown:
+            raise InputError(
+                f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_KEYS))}", path=str(path)
+            )
+        allow = data.get("allowCredentialPlugins", False)
+        if not isinstance(allow, bool):
+            raise InputError("must be true or false", path=str(path), field="allowCredentialPlugins")
+        creds = data.get("credentialsDir")
+        if creds is not None and not isinstance(creds, str):
+            raise InputError("must be a path", path=str(path), field="credentialsDir")
+        credentials_dir = Path(os.path.expandvars(creds)).expanduser() if creds else default_credentials_dir()
+        return cls(credentials_dir, allow)

@@ -1,0 +1,182 @@
+"""The cluster registry: one ``clusters/<name>.yaml`` per cluster, validated, and selection over it."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fleet.config import FleetConfig
+from fleet.errors import RegistryError, UsageError
+from fleet.selector import Selector
+from fleet.source import Snapshot
+from fleet.yamlio import key_lines, load_one
+
+CLUSTERS_DIR = "clusters"
+FIELDS = {"name", "env", "labels", "kubeconfig", "context", "values", "enabled"}
+NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    env: str
+    labels: Mapping[str, str]
+    kubeconfig: Path
+    context: str | None
+    values: Mapping[str, Any] = field(default_factory=dict)
+    enabled: bool = True
+    source: str = ""
+
+    def template_view(self) -> dict[str, Any]:
+        """What templates see as ``cluster``: never the kubeconfig."""
+        return {"name": self.name, "env": self.env, "labels": dict(self.labels)}
+
+
+@dataclass(frozen=True)
+class Selection:
+    clusters: tuple[str, ...] = ()
+    envs: tuple[str, ...] = ()
+    selector: Selector | None = None
+    include_disabled: bool = False
+
+    @property
+    def is_everything(self) -> bool:
+        return not (self.clusters or self.envs or (self.selector and self.selector.requirements))
+
+
+@dataclass(frozen=True)
+class Registry:
+    clusters: tuple[Cluster, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.clusters]
+
+    @property
+    def envs(self) -> list[str]:
+        return sorted({c.env for c in self.clusters})
+
+    def get(self, name: str) -> Cluster:
+        for cluster in self.clusters:
+            if cluster.name == name:
+                return cluster
+        raise UsageError(f"unknown cluster {name!r}; known clusters: {', '.join(self.names) or 'none'}")
+
+    def select(self, selection: Selection) -> list[Cluster]:
+        for name in selection.clusters:
+            self.get(name)
+        for env in selection.envs:
+            if env not in self.envs:
+                raise UsageError(f"unknown env {env!r}; envs in the registry: {', '.join(self.envs) or 'none'}")
+        chosen = []
+        for cluster in self.clusters:
+            if selection.clusters and cluster.name not in selection.clusters:
+                continue
+            if selection.envs and cluster.env not in selection.envs:
+                continue
+            if selection.selector and not selection.selector.matches(cluster.labels):
+                continue
+            # A cluster named explicitly is selected even when disabled: the user asked for it.
+            if not cluster.enabled and not selection.include_disabled and cluster.name not in selection.clusters:
+                continue
+            chosen.append(cluster)
+        if not chosen:
+            raise UsageError("no enabled cluster matches the selection")
+        return chosen
+
+
+def _check_labels(raw: Any, err: Any) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise err("must be a mapping of label names to values", "labels")
+    labels: dict[str, str] = {}
+    for key, value in raw.items():
+        key = str(key)
+        prefix, _, name = key.rpartition("/")
+        if not LABEL_NAME.match(name) or (prefix and not LABEL_PREFIX.match(prefix)):
+            raise err(f"invalid label name {key!r}", f"labels.{key}")
+        if isinstance(value, (dict, list)) or value is None:
+            raise err("label values are strings", f"labels.{key}")
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        if not LABEL_VALUE.match(text):
+            raise err(f"invalid label value {text!r} (at most 63 letters, digits, '-', '_', '.')", f"labels.{key}")
+        labels[key] = text
+    return labels
+
+
+def resolve_kubeconfig(raw: str, credentials_dir: Path) -> Path:
+    """``~`` and ``$VARS`` expanded; a relative path resolves against the hub's credentials dir."""
+    expanded = Path(os.path.expanduser(os.path.expandvars(raw)))
+    return expanded if expanded.is_absolute() else credentials_dir / expanded
+
+
+def parse_cluster(path: str, text: str, config: FleetConfig, known_envs: Iterable[str] | None) -> Cluster:
+    lines = key_lines(text)
+
+    def err(message: str, fld: str | None = None) -> RegistryError:
+        top = fld.split(".", 1)[0] if fld else None
+        return RegistryError(message, path=path, line=lines.get(top) if top else None, field=fld)
+
+    data = load_one(text, path)
+    if not isinstance(data, dict):
+        raise err("a cluster entry must be a mapping with at least name and env")
+    unknown = sorted(str(k) for k in set(data) - FIELDS)
+    if unknown:
+        raise err(f"unknown field; known fields: {', '.join(sorted(FIELDS))}", unknown[0])
+    stem = Path(path).stem
+    name = data.get("name", stem)
+    if not isinstance(name, str) or not NAME.match(name):
+        raise err("must be a DNS label: lowercase letters, digits and '-', at most 63 characters", "name")
+    if name != stem:
+        raise err(f"must match the file name ({stem!r})", "name")
+    env = data.get("env")
+    if env is None:
+        raise err("required: the environment this cluster belongs to (e.g. dev, staging, prod)", "env")
+    if not isinstance(env, str) or not NAME.match(env) or env == "base":
+        raise err("must be a DNS label naming a directory under overlays/ (not 'base')", "env")
+    if known_envs is not None:
+        envs = sorted(known_envs)
+        if env not in envs:
+            raise err(f"unknown env {env!r}: there is no overlays/{env}/ (envs: {', '.join(envs) or 'none'})", "env")
+    labels = _check_labels(data.get("labels"), err)
+    kubeconfig = data.get("kubeconfig")
+    if not isinstance(kubeconfig, str) or not kubeconfig.strip():
+        raise err(
+            "required: path of the kubeconfig (relative paths resolve in the hub's credentials dir)", "kubeconfig"
+        )
+    context = data.get("context")
+    if context is not None and not isinstance(context, str):
+        raise err("must be a string", "context")
+    values = data.get("values") or {}
+    if not isinstance(values, dict):
+        raise err("must be a mapping", "values")
+    enabled = data.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise err("must be true or false", "enabled")
+    return Cluster(
+        name=name,
+        env=env,
+        labels=labels,
+        kubeconfig=resolve_kubeconfig(kubeconfig, config.credentials_dir),
+        context=context,
+        values=values,
+        enabled=enabled,
+        source=path,
+    )
+
+
+def load_registry(snapshot: Snapshot, config: FleetConfig, *, known_envs: Iterable[str] | None = None) -> Registry:
+    paths = snapshot.listdir(CLUSTERS_DIR, suffixes=(".yaml", ".yml"))
+    if not paths:
+        raise RegistryError(f"no cluster files in {CLUSTERS_DIR}/ at revision {snapshot.revision}", path=CLUSTERS_DIR)
+    envs = list(known_envs) if known_envs is not None else None
+    clusters = sorted((parse_cluster(p, snapshot.text(p), config, envs) for p in paths), key=lambda c: c.name)
+    return Registry(tuple(clusters))

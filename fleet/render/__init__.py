@@ -1,0 +1,1 @@
+"""Rendering: what each cluster should run, from overlays/ at a revision (templates, values, patches)."""

@@ -1,0 +1,123 @@
+"""Git access: resolve revisions and read the fleet's files at a commit, without a checkout.
+
+A :class:`Snapshot` is the fleet's files (clusters/ and overlays/) at one revision, read into memory once.
+Snapshots are immutable plain data, so several revisions can be rendered side by side, from any thread.
+GitPython is blocking: async callers run these functions in an executor.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import git
+
+from fleet.errors import InputError, SourceError
+
+FLEET_DIRS = ("clusters", "overlays")
+LOCAL_REVISION = "local"  # the working tree, uncommitted edits included
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The fleet's files at one revision: repo-relative POSIX paths -> bytes."""
+
+    revision: str
+    files: Mapping[str, bytes] = field(repr=False)
+    root: str = ""  # where the files came from, for messages
+
+    def read(self, path: str) -> bytes:
+        try:
+            return self.files[path]
+        except KeyError:
+            raise SourceError(f"{path}: not found at revision {self.revision}") from None
+
+    def text(self, path: str) -> str:
+        try:
+            return self.read(path).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=path) from None
+
+    def exists(self, path: str) -> bool:
+        return path in self.files
+
+    def listdir(self, directory: str, *, suffixes: tuple[str, ...] = ()) -> list[str]:
+        """Files directly in ``directory`` (not below it), sorted, optionally by suffix."""
+        prefix = directory.rstrip("/") + "/"
+        return sorted(
+            p
+            for p in self.files
+            if p.startswith(prefix) and "/" not in p[len(prefix) :] and (not suffixes or p.endswith(suffixes))
+        )
+
+    def subdirs(self, directory: str) -> list[str]:
+        prefix = directory.rstrip("/") + "/"
+        return sorted(
+            {p[len(prefix) :].split("/", 1)[0] for p in self.files if p.startswith(prefix) and "/" in p[len(prefix) :]}
+        )
+
+    def only(self, prefix: str) -> Snapshot:
+        return Snapshot(self.revision, {p: b for p, b in self.files.items() if p.startswith(prefix)}, self.root)
+
+    def overlay(self, other: Snapshot, prefix: str) -> Snapshot:
+        """This snapshot with every file under ``prefix`` taken from ``other`` instead."""
+        kept = {p: b for p, b in self.files.items() if not p.startswith(prefix)}
+        kept.update({p: b for p, b in other.files.items() if p.startswith(prefix)})
+        return Snapshot(self.revision, kept, self.root)
+
+
+class Repository:
+    """A Git repository holding a fleet (clusters/ and overlays/ at its top level)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.repo = git.Repo(path)
+        except (git.NoSuchPathError, git.InvalidGitRepositoryError):
+            raise SourceError(f"{path}: not a Git repository") from None
+
+    def resolve(self, rev: str) -> str:
+        """A revision (branch, tag, sha, HEAD~1) -> full commit sha."""
+        try:
+            return str(self.repo.commit(rev).hexsha)
+        except (git.BadName, ValueError, git.GitCommandError):
+            raise SourceError(f"{self.path}: unknown revision {rev!r}") from None
+
+    def snapshot(self, rev: str = "HEAD", *, dirs: Iterable[str] = FLEET_DIRS) -> Snapshot:
+        sha = self.resolve(rev)
+        commit = self.repo.commit(sha)
+        files: dict[str, bytes] = {}
+        for top in dirs:
+            try:
+                tree = commit.tree / top
+            except KeyError:
+                continue
+            for item in tree.traverse():
+                if not isinstance(item, git.Blob):
+                    continue
+                if item.size > MAX_FILE_BYTES:
+                    raise SourceError(f"{item.path}: {item.size} bytes at {sha[:12]}, over the {MAX_FILE_BYTES} limit")
+                files[str(item.path)] = item.data_stream.read()
+        return Snapshot(sha, files, str(self.path))
+
+
+def working_tree(path: Path, *, dirs: Iterable[str] = FLEET_DIRS) -> Snapshot:
+    """The fleet's files as they are on disk, uncommitted edits included (``--local``)."""
+    files: dict[str, bytes] = {}
+    for top in dirs:
+        base = path / top
+        if not base.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if name.startswith("."):
+                    continue
+                full = Path(dirpath) / name
+                if full.stat().st_size > MAX_FILE_BYTES:
+                    raise SourceError(f"{full}: over the {MAX_FILE_BYTES}-byte limit")
+                files[full.relative_to(path).as_posix()] = full.read_bytes()
+    return Snapshot(LOCAL_REVISION, files, str(path))
