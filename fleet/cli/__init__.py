@@ -46,9 +46,11 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from fleet.cli import lab
+    from fleet.cli import clusters, lab, render
 
     cli.add_command(lab.lab)
+    cli.add_command(clusters.clusters)
+    cli.add_command(render.render)
 
 
 _register()
