@@ -125,7 +125,7 @@ def parse_cluster(path: str, text: str, config: FleetConfig, known_envs: Iterabl
         top = fld.split(".", 1)[0] if fld else None
         return RegistryError(message, path=path, line=lines.get(top) if top else None, field=fld)
 
-    data = load_one(text, path)
+    data = load_one(text, path, error=RegistryError)
     if not isinstance(data, dict):
         raise err("a cluster entry must be a mapping with at least name and env")
     unknown = sorted(str(k) for k in set(data) - FIELDS)

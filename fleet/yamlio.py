@@ -31,30 +31,34 @@ class StrictLoader(_Base):  # type: ignore[misc]
         return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
 
-def _error(exc: yaml.YAMLError, path: str, *, cluster: str | None, what: str) -> InputError:
+def _error(exc: yaml.YAMLError, path: str, *, cluster: str | None, what: str, error: type[InputError]) -> InputError:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
     detail = f"invalid YAML{what}: {problem}" + (f" ({context})" if context else "")
-    return InputError(detail, path=path, line=mark.line + 1 if mark else None, cluster=cluster)
+    return error(detail, path=path, line=mark.line + 1 if mark else None, cluster=cluster)
 
 
-def load_one(text: str, path: str, *, cluster: str | None = None, what: str = "") -> Any:
+def load_one(
+    text: str, path: str, *, cluster: str | None = None, what: str = "", error: type[InputError] = InputError
+) -> Any:
     try:
         return yaml.load(text, Loader=StrictLoader)
     except yaml.YAMLError as exc:
-        raise _error(exc, path, cluster=cluster, what=what) from None
+        raise _error(exc, path, cluster=cluster, what=what, error=error) from None
     except RecursionError:
-        raise InputError("YAML nested too deeply", path=path, cluster=cluster) from None
+        raise error("YAML nested too deeply", path=path, cluster=cluster) from None
 
 
-def load_all(text: str, path: str, *, cluster: str | None = None, what: str = "") -> list[Any]:
+def load_all(
+    text: str, path: str, *, cluster: str | None = None, what: str = "", error: type[InputError] = InputError
+) -> list[Any]:
     try:
         return list(yaml.load_all(text, Loader=StrictLoader))
     except yaml.YAMLError as exc:
-        raise _error(exc, path, cluster=cluster, what=what) from None
+        raise _error(exc, path, cluster=cluster, what=what, error=error) from None
     except RecursionError:
-        raise InputError("YAML nested too deeply", path=path, cluster=cluster) from None
+        raise error("YAML nested too deeply", path=path, cluster=cluster) from None
 
 
 def document_lines(text: str) -> list[int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 
 import click
 
@@ -81,12 +82,18 @@ def clusters(workspace: Workspace, selection: Selection, fmt: str, no_probe: boo
             c.env,
             ",".join(f"{k}={v}" for k, v in sorted(c.labels.items())),
             "yes" if c.enabled else "no",
-            "-" if p is None else p.kubeconfig,
-            "-" if p is None else p.summary,
+            _short(c.kubeconfig),
+            "-" if p is None else (p.summary if p.kubeconfig == "ok" else p.kubeconfig),
         ]
         for c, p in zip(chosen, probes, strict=True)
     ]
     click.echo(table(["NAME", "ENV", "LABELS", "ENABLED", "KUBECONFIG", "API"], rows))
+
+
+def _short(path: object) -> str:
+    home = str(Path.home())
+    text = str(path)
+    return "~" + text[len(home) :] if text.startswith(home + "/") else text
 
 
 def _as_dict(cluster: Cluster, probe_result: Probe | None) -> dict[str, object]:

@@ -91,7 +91,7 @@ class Renderer:
                     raise RenderError("file missing", path=path)
                 self._yaml[cache_key] = {}
             else:
-                data = load_one(snapshot.text(path), path)
+                data = load_one(snapshot.text(path), path, error=RenderError)
                 if data is None:
                     data = {}
                 if not isinstance(data, dict):
@@ -210,7 +210,7 @@ class Renderer:
 
 def _documents(text: str, path: str, cluster: str, *, require_object: bool = True) -> list[tuple[dict[str, Any], int]]:
     """The non-empty documents of a rendered file, each with its 1-based index in the stream."""
-    docs = load_all(text, path, cluster=cluster, what=" in rendered output")
+    docs = load_all(text, path, cluster=cluster, what=" in rendered output", error=RenderError)
     result = []
     for index, doc in enumerate(docs):
         if doc is None:

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fleet.cli import cli
+from tests.unit.fleetfiles import MINIMAL, git_repo
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "tests" / "golden" / "example-fleet.yaml"
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_example_fleet_renders_byte_identical_to_the_golden_file() -> None:
+    """If this fails after an intended change to overlays/, regenerate the golden file with
+    `fleet render --local > tests/golden/example-fleet.yaml` and review the diff."""
+    code, out, _ = invoke("render", "--repo", str(ROOT), "--local")
+    assert code == 0
+    assert out == GOLDEN.read_text()
+
+
+def test_example_fleet_env_differences() -> None:
+    code, out, _ = invoke("render", "--repo", str(ROOT), "--local", "-o", "json", "--env", "dev,prod")
+    assert code == 0
+    items = json.loads(out)["items"]
+    replicas = {
+        i["metadata"]["labels"]["fleet.dev/cluster"]: i["spec"]["replicas"] for i in items if i["kind"] == "Deployment"
+    }
+    assert replicas == {"dev-1": 1, "prod-eu-1": 3, "prod-us-1": 3}
+    ports = [
+        [p["name"] for p in i["spec"]["ports"]]
+        for i in items
+        if i["kind"] == "Service" and i["metadata"]["labels"]["fleet.dev/env"] == "prod"
+    ]
+    assert ports == [["http", "metrics"], ["http", "metrics"]]
+
+
+def test_render_from_git_revision(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path, MINIMAL)
+    code, out, _ = invoke("render", "--repo", str(tmp_path), "--ref", "main", "-c", "dev-1")
+    assert code == 0
+    assert f"fleet.dev/source-revision: {repo.head.commit.hexsha}" in out
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"overlays/base/bad.yaml": "x: {{ values.missing }}\n"}, "overlays/base/bad.yaml:1 (cluster dev-1)"),
+        ({"clusters/dev-1.yaml": "env: dev\n"}, "clusters/dev-1.yaml, field 'kubeconfig'"),
+        ({"overlays/dev/values.yaml": "replicas: [\n"}, "overlays/dev/values.yaml:2"),
+    ],
+)
+def test_bad_input_exits_2_with_location_and_prints_nothing_else(
+    tmp_path: Path, files: dict[str, str], message: str
+) -> None:
+    git_repo(tmp_path, {**MINIMAL, **files})
+    code, out, err = invoke("render", "--repo", str(tmp_path))
+    assert code == 2
+    assert out == ""
+    assert err.startswith("error: ") and message in err
+    assert "Traceback" not in err
+
+
+def test_unknown_cluster_and_bad_arguments(tmp_path: Path) -> None:
+    git_repo(tmp_path, MINIMAL)
+    code, _, err = invoke("render", "--repo", str(tmp_path), "-c", "nope")
+    assert code == 2 and "known clusters: dev-1" in err
+    code, _, err = invoke("render", "--repo", str(tmp_path), "--ref", "no-such-branch")
+    assert code == 1 and "unknown revision 'no-such-branch'" in err
+    code, _, err = invoke("render", "--repo", str(tmp_path / "absent"))
+    assert code != 0 and "Traceback" not in err
+    code, _, err = invoke("render", "--repo", str(tmp_path), "--local", "--ref", "main")
+    assert code == 2

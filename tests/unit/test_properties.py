@@ -1,0 +1,62 @@
+"""Properties of the pure stages, over generated inputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fleet.manifest import canonical, dump_yaml
+from fleet.render.values import deep_merge, merge_all
+from fleet.selector import parse_selector
+
+keys = st.text(alphabet="abcdef", min_size=1, max_size=3)
+scalars = st.one_of(st.integers(), st.text(max_size=5), st.booleans(), st.none())
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3),
+    max_leaves=12,
+)
+mappings = st.dictionaries(keys, values, max_size=4)
+
+
+@given(mappings, mappings)
+def test_merge_keeps_every_override_leaf(base: dict[str, Any], override: dict[str, Any]) -> None:
+    merged = deep_merge(base, override)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            assert set(value) <= set(merged[key])
+        else:
+            assert merged[key] == value
+    for key in base:
+        assert key in merged
+
+
+@given(mappings, mappings, mappings)
+def test_merge_is_associative_and_does_not_mutate(a: dict[str, Any], b: dict[str, Any], c: dict[str, Any]) -> None:
+    before = repr((a, b, c))
+    assert merge_all(a, b, c) == deep_merge(deep_merge(a, b), c) == deep_merge(a, deep_merge(b, c))
+    assert repr((a, b, c)) == before
+
+
+@given(st.lists(mappings, min_size=1, max_size=3))
+def test_yaml_output_round_trips_and_is_stable(objects: list[dict[str, Any]]) -> None:
+    docs = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, **o} for o in objects]
+    text = dump_yaml(docs)
+    loaded = list(yaml.safe_load_all(text))
+    assert loaded == [canonical(d) for d in docs]
+    assert dump_yaml(loaded) == text
+
+
+label_values = st.text(alphabet="abc12", min_size=1, max_size=3)
+
+
+@given(st.dictionaries(st.sampled_from(["region", "wave", "tier"]), label_values, max_size=3), label_values)
+def test_selector_semantics(labels: dict[str, str], value: str) -> None:
+    assert parse_selector(f"region={value}").matches(labels) == (labels.get("region") == value)
+    assert parse_selector(f"region!={value}").matches(labels) == (labels.get("region") != value)
+    assert parse_selector(f"region in ({value},zz)").matches(labels) == (labels.get("region") in (value, "zz"))
+    assert parse_selector("!wave").matches(labels) == ("wave" not in labels)
+    assert parse_selector("wave").matches(labels) == ("wave" in labels)
