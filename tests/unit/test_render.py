@@ -98,7 +98,9 @@ def test_patch_that_matches_nothing_is_an_error_naming_the_file() -> None:
 
 def test_duplicate_objects_are_an_error() -> None:
     files = {**MINIMAL, "overlays/dev/again.yaml": MINIMAL["overlays/base/app.yaml"]}
-    with pytest.raises(RenderError, match="duplicate object apps/Deployment dev/app|duplicate object"):
+    with pytest.raises(
+        RenderError, match=r"duplicate object Deployment\.apps/dev/app: defined in overlays/base/app.yaml"
+    ):
         render(files)
 
 
