@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import signal
@@ -247,17 +248,20 @@ class LocalLab:
         self, name: str, check: Callable[[], asyncio.Future[bool] | object], *, timeout: float, what: str
     ) -> None:
         deadline = time.monotonic() + timeout
+        last_error = ""
         while True:
             if not self.supervisor.is_running(name):
                 raise self._failure(name, "exited while starting")
-            with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            try:
                 result = check()
                 if asyncio.iscoroutine(result):
                     result = await result
                 if result:
                     return
+            except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+                last_error = f" (last probe: {type(exc).__name__}: {exc})"
             if time.monotonic() > deadline:
-                raise self._failure(name, f"not {what} after {timeout:.0f}s")
+                raise self._failure(name, f"not {what} after {timeout:.0f}s{last_error}")
             await asyncio.sleep(0.25)
 
     # ---- lifecycle ---------------------------------------------------------------------------------
@@ -282,7 +286,8 @@ class LocalLab:
 
                 async def etcd_ready() -> bool:
                     async with session.get(etcd_url, timeout=aiohttp.ClientTimeout(total=2)) as r:
-                        return r.status == 200 and (await r.json()).get("health") == "true"
+                        # etcd answers JSON with Content-Type text/plain
+                        return r.status == 200 and json.loads(await r.text()).get("health") == "true"
 
                 await self._wait("etcd", etcd_ready, timeout=timeout, what="healthy")
                 await asyncio.gather(

@@ -1,0 +1,48 @@
+# The two entry points of the README. Both set up everything from nothing (venv, Python packages,
+# the lab's Go-built binaries, cached under ~/.cache/fleet) and are safe to run again.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+FLEET := $(BIN)/fleet
+LAB_DIR ?= $(HOME)/.local/state/fleet/lab
+export FLEET_LAB_DIR := $(LAB_DIR)
+
+.PHONY: demo test lint unit lab-test venv lab-build lab-up lab-down clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+lab-build: venv
+	$(FLEET) lab build
+
+# The main job on the embedded default: the example fleet (clusters/, overlays/) on a local lab with one
+# real control plane per cluster of kind-config/.
+demo: lab-build
+	$(FLEET) lab up
+	$(FLEET) clusters
+	$(FLEET) render --env prod --cluster prod-eu-1 | head -40
+
+lab-down: venv
+	$(FLEET) lab down
+
+lint: venv
+	$(BIN)/ruff check fleet tests bench
+	$(BIN)/ruff format --check fleet tests bench
+	$(BIN)/mypy fleet
+
+unit: venv
+	$(BIN)/pytest -q tests/unit
+
+# Everything: lint, unit tests and the tests against real control planes (the lab starts itself).
+test: lint lab-build
+	$(BIN)/pytest -q tests
+
+clean: lab-down
+	rm -rf $(VENV)

@@ -1,0 +1,118 @@
+"""One cluster's API as fleet uses it: raw JSON requests over kubernetes_asyncio's transport, with a
+limit on requests in flight, a timeout per request, and failures translated into fleet's error types.
+
+Typed models are skipped on purpose: fleet handles arbitrary kinds (custom resources included) as plain
+dicts, and server-side apply wants the exact JSON it sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from kubernetes_asyncio import client
+
+from fleet.errors import PermanentClusterError, TemporaryClusterError
+
+APPLY_CONTENT_TYPE = "application/apply-patch+yaml"  # JSON is valid YAML: the body is sent as JSON
+FIELD_MANAGER = "fleet"
+
+
+@dataclass(frozen=True)
+class ApiLimits:
+    in_flight: int = 8  # requests at once per cluster
+    timeout: float = 20.0  # seconds per request
+
+
+class ApiError(Exception):
+    """The apiserver answered with an error status for one request (the object is at fault, not the
+    cluster): carries the HTTP status, the Status reason and the server's message."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        self.status = status
+        self.reason = reason
+        self.message = message
+        super().__init__(f"{status} {reason}: {message}" if message else f"{status} {reason}")
+
+
+def _status_error(status: int, body: bytes) -> ApiError:
+    reason, message = "", body.decode(errors="replace")[:500]
+    try:
+        data = json.loads(body)
+        if isinstance(data, dict):
+            reason = str(data.get("reason") or "")
+            message = str(data.get("message") or message)
+    except ValueError:
+        pass
+    return ApiError(status, reason or {404: "NotFound", 409: "Conflict"}.get(status, "Error"), message)
+
+
+class ClusterApi:
+    def __init__(self, cluster: str, api: client.ApiClient, limits: ApiLimits | None = None) -> None:
+        self.cluster = cluster
+        self.api = api
+        self.limits = limits or ApiLimits()
+        self._slots = asyncio.Semaphore(self.limits.in_flight)
+        self.writes = 0  # mutating requests actually sent (dry runs excluded): the "zero writes" check
+
+    async def close(self) -> None:
+        await self.api.close()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: float | None = None,
+    ) -> Any:
+        """Send one request; the decoded JSON body on 2xx. Raises ApiError on an error status from the
+        server, TemporaryClusterError when the cluster cannot be reached or is overloaded."""
+        query_list = list((query or {}).items())
+        if method != "GET" and ("dryRun", "All") not in query_list:
+            self.writes += 1
+        async with self._slots:
+            try:
+                response = await self.api.call_api(
+                    path,
+                    method,
+                    query_params=query_list,
+                    header_params={"Content-Type": content_type, "Accept": "application/json"},
+                    body=body,
+                    auth_settings=["BearerToken"],
+                    _preload_content=False,
+                    _request_timeout=timeout or self.limits.timeout,
+                )
+                try:
+                    status, data = response.status, await response.read()
+                finally:
+                    response.release()
+            except (TimeoutError, asyncio.TimeoutError):
+                raise TemporaryClusterError(
+                    self.cluster, f"{method} {path}: no answer within {timeout or self.limits.timeout:.0f}s"
+                ) from None
+            except (aiohttp.ClientError, OSError) as exc:
+                raise TemporaryClusterError(self.cluster, f"{method} {path}: {_transport_reason(exc)}") from None
+        if 200 <= status < 300:
+            return json.loads(data) if data else None
+        if status in (429, 500, 502, 503, 504):
+            raise TemporaryClusterError(self.cluster, f"{method} {path}: {_status_error(status, data)}")
+        if status == 401:
+            raise PermanentClusterError(self.cluster, "401 Unauthorized: the kubeconfig's credentials were refused")
+        raise _status_error(status, data)
+
+    async def get(self, path: str, **query: str) -> Any:
+        return await self.request("GET", path, query=query)
+
+
+def _transport_reason(exc: BaseException) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to {exc.host}:{exc.port} ({exc.os_error.strerror or exc.os_error})"
+    text = str(exc).split("\n", 1)[0]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,39 @@
+"""The session's lab: one real control plane per cluster of the example fleet.
+
+In CI (CI=true) a lab that cannot start fails every test that needs it; elsewhere those tests are
+skipped with the reason, so that `pytest tests/unit` works on a machine without Go.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fleet.errors import FleetError
+from fleet.lab.build import missing_binaries
+from fleet.testing import LabSession, example_topology, in_ci
+
+
+def _unavailable(reason: str) -> None:
+    if in_ci():
+        pytest.fail(f"the lab is required in CI and could not start: {reason}", pytrace=False)
+    pytest.skip(f"lab not available: {reason} (run `fleet lab build`)")
+
+
+@pytest.fixture(scope="session")
+def lab_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabSession]:
+    missing = missing_binaries()
+    if missing:
+        _unavailable("binaries not built: " + ", ".join(b.name for b in missing))
+    root = Path(os.environ.get("FLEET_TEST_LAB_DIR") or tmp_path_factory.mktemp("lab"))
+    session = LabSession(root, example_topology())
+    try:
+        session.start()
+    except FleetError as exc:
+        session.stop()
+        _unavailable(str(exc))
+    yield session
+    session.stop()

@@ -1,0 +1,103 @@
+"""The lab is real: real apiservers, controllers, scheduler and simulated nodes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from fleet.lab.versions import KUBERNETES_VERSION
+from fleet.testing import LabSession, wait_for
+
+
+async def test_every_cluster_serves_the_pinned_version(lab_session: LabSession) -> None:
+    for name in lab_session.endpoints:
+        async with lab_session.api(name) as api:
+            info = await client.VersionApi(api).get_code()
+            assert info.git_version == KUBERNETES_VERSION, name
+
+
+async def test_clusters_are_independent(lab_session: LabSession) -> None:
+    first, second = sorted(lab_session.endpoints)[:2]
+    name = f"only-in-{first}-{uuid.uuid4().hex[:6]}"
+    async with lab_session.api(first) as api:
+        await client.CoreV1Api(api).create_namespaced_config_map(
+            "default", {"metadata": {"name": name}, "data": {"k": "v"}}
+        )
+    async with lab_session.api(second) as api:
+        try:
+            await client.CoreV1Api(api).read_namespaced_config_map(name, "default")
+            raise AssertionError(f"{name} leaked from {first} into {second}")
+        except ApiException as exc:
+            assert exc.status == 404
+
+
+async def test_nodes_are_ready_and_labelled_as_in_kind_config(lab_session: LabSession) -> None:
+    for spec in lab_session.specs:
+        async with lab_session.api(spec.name) as api:
+            nodes = (await client.CoreV1Api(api).list_node()).items
+        by_name = {n.metadata.name: n for n in nodes}
+        assert set(by_name) == {n.name for n in spec.nodes}
+        assert len(by_name) >= 2
+        for node in spec.nodes:
+            live = by_name[node.name]
+            assert {c.type: c.status for c in live.status.conditions}["Ready"] == "True"
+            for key, value in node.labels.items():
+                assert live.metadata.labels[key] == value
+
+
+def _deployment(name: str, replicas: int, node_selector: dict[str, str] | None = None) -> dict[str, Any]:
+    labels = {"app": name}
+    pod_spec: dict[str, Any] = {"containers": [{"name": "app", "image": "example.invalid/app:1"}]}
+    if node_selector:
+        pod_spec["nodeSelector"] = node_selector
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+        },
+    }
+
+
+async def test_deployment_becomes_available_on_simulated_nodes(lab_session: LabSession) -> None:
+    cluster = sorted(lab_session.endpoints)[0]
+    name = f"avail-{uuid.uuid4().hex[:6]}"
+    async with lab_session.api(cluster) as api:
+        apps = client.AppsV1Api(api)
+        await apps.create_namespaced_deployment("default", _deployment(name, 2))
+
+        async def available() -> bool:
+            status = (await apps.read_namespaced_deployment_status(name, "default")).status
+            conditions = {c.type: c.status for c in status.conditions or []}
+            return status.available_replicas == 2 and conditions.get("Available") == "True"
+
+        await wait_for(available, timeout=60, what=f"Deployment {name} Available")
+        pods = (await client.CoreV1Api(api).list_namespaced_pod("default", label_selector=f"app={name}")).items
+        assert len(pods) == 2
+        assert all(p.spec.node_name and p.status.phase == "Running" for p in pods)
+
+
+async def test_unschedulable_deployment_stays_unavailable(lab_session: LabSession) -> None:
+    cluster = sorted(lab_session.endpoints)[0]
+    name = f"stuck-{uuid.uuid4().hex[:6]}"
+    async with lab_session.api(cluster) as api:
+        apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+        await apps.create_namespaced_deployment("default", _deployment(name, 1, {"no-such-label": "x"}))
+
+        async def unschedulable() -> bool:
+            pods = (await core.list_namespaced_pod("default", label_selector=f"app={name}")).items
+            return any(
+                c.type == "PodScheduled" and c.status == "False" and c.reason == "Unschedulable"
+                for p in pods
+                for c in p.status.conditions or []
+            )
+
+        await wait_for(unschedulable, timeout=60, what="the scheduler reporting Unschedulable")
+        status = (await apps.read_namespaced_deployment_status(name, "default")).status
+        assert not status.available_replicas
