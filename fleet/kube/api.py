@@ -93,7 +93,7 @@ class ClusterApi:
                     status, data = response.status, await response.read()
                 finally:
                     response.release()
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 raise TemporaryClusterError(
                     self.cluster, f"{method} {path}: no answer within {timeout or self.limits.timeout:.0f}s"
                 ) from None

@@ -301,7 +301,7 @@ spec:
       {{ with NodeIPWith .spec.nodeName }}
       hostIP: {{ . | Quote }}
       {{ end }}
-      {{ with PodIPWith .spec.nodeName false ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) }}
+      {{ with PodIPWith .spec.nodeName false ( or .metadata.uid "" ) .metadata.name .metadata.namespace }}
       podIP: {{ . | Quote }}
       {{ end }}
       phase: Running

@@ -17,7 +17,8 @@ from fleet.testing import in_ci
 
 
 def _fleet(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fleet", *args], capture_output=True, text=True, timeout=600, check=False)
+    command = [sys.executable, "-m", "fleet", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
 
 
 def _port_free(port: int) -> bool:

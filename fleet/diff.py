@@ -1,0 +1,83 @@
+"""Comparison of live objects with what fleet wants (pure).
+
+The desired side is always a server-side-apply dry run of the rendered object, never the rendered YAML:
+the dry run carries the server's defaults, so defaults never show as differences. What is left to drop is
+bookkeeping the server changes on its own.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from fleet.render.engine import REVISION_ANNOTATION
+
+NOISE_METADATA = ("resourceVersion", "uid", "generation", "creationTimestamp", "managedFields", "selfLink")
+NOISE_ANNOTATIONS = (
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "deployment.kubernetes.io/revision",
+    # The revision an object last changed in: a commit that leaves an object as it was must not rewrite it.
+    REVISION_ANNOTATION,
+)
+
+
+def normalise(obj: dict[str, Any] | None) -> dict[str, Any] | None:
+    if obj is None:
+        return None
+    result = copy.deepcopy(obj)
+    result.pop("status", None)
+    meta = result.get("metadata") or {}
+    for key in NOISE_METADATA:
+        meta.pop(key, None)
+    annotations = meta.get("annotations") or {}
+    for key in NOISE_ANNOTATIONS:
+        annotations.pop(key, None)
+    if not annotations:
+        meta.pop("annotations", None)
+    return result
+
+
+def differs(desired: dict[str, Any] | None, live: dict[str, Any] | None) -> bool:
+    return normalise(desired) != normalise(live)
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    path: str  # spec.template.spec.containers[name=shop].image
+    desired: Any  # None when the field is absent on that side
+    live: Any
+
+
+def _list_key(items: list[Any]) -> str | None:
+    if items and all(isinstance(i, dict) and "name" in i for i in items):
+        return "name"
+    return None
+
+
+def field_diffs(desired: Any, live: Any, path: str = "") -> list[FieldDiff]:
+    """Leaf-level differences between two normalised objects; lists of named items are matched by name."""
+    if isinstance(desired, dict) and isinstance(live, dict):
+        diffs: list[FieldDiff] = []
+        for key in sorted(set(desired) | set(live), key=str):
+            child = f"{path}.{key}" if path else str(key)
+            if key not in live:
+                diffs.append(FieldDiff(child, desired[key], None))
+            elif key not in desired:
+                diffs.append(FieldDiff(child, None, live[key]))
+            else:
+                diffs += field_diffs(desired[key], live[key], child)
+        return diffs
+    if isinstance(desired, list) and isinstance(live, list) and _list_key(desired) and _list_key(live):
+        by_name_live = {i["name"]: i for i in live}
+        by_name_desired = {i["name"]: i for i in desired}
+        diffs = []
+        for name in list(by_name_desired) + [n for n in by_name_live if n not in by_name_desired]:
+            child = f"{path}[name={name}]"
+            diffs += field_diffs(by_name_desired.get(name), by_name_live.get(name), child)
+        return diffs
+    if isinstance(desired, list) and isinstance(live, list) and len(desired) == len(live):
+        return [
+            d for i, (a, b) in enumerate(zip(desired, live, strict=True)) for d in field_diffs(a, b, f"{path}[{i}]")
+        ]
+    return [] if desired == live else [FieldDiff(path, desired, live)]

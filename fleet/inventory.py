@@ -1,0 +1,140 @@
+"""What fleet applied to a cluster, stored in that cluster: the ConfigMap ``fleet-system/fleet-inventory``.
+
+Only identities (API version, kind, namespace, name), a short digest of each desired object and whether
+fleet adopted an object it did not create: never manifests, so the inventory stays far below etcd's object
+size limit (about 60 bytes an entry; 10,000 objects fit in 1 MiB).
+
+The inventory is the only input of prune: an object that is not in it is never deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fleet.diff import normalise
+from fleet.kube.api import APPLY_CONTENT_TYPE, FIELD_MANAGER, ApiError, ClusterApi
+from fleet.objects import ObjectKey, split_api_version
+
+NAMESPACE = "fleet-system"
+NAME = "fleet-inventory"
+PATH = f"/api/v1/namespaces/{NAMESPACE}/configmaps/{NAME}"
+FORMAT = "1"
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: ObjectKey
+    api_version: str
+    digest: str = ""
+    adopted: bool = False  # existed before fleet applied it: prune leaves it in place
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "v": self.api_version,
+            "k": self.key.kind,
+            "ns": self.key.namespace,
+            "n": self.key.name,
+            "d": self.digest,
+        }
+        if self.adopted:
+            data["a"] = True
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Entry:
+        api_version = str(data["v"])
+        key = ObjectKey(split_api_version(api_version)[0], str(data["k"]), str(data.get("ns", "")), str(data["n"]))
+        return cls(key, api_version, str(data.get("d", "")), bool(data.get("a", False)))
+
+
+def digest(obj: dict[str, Any]) -> str:
+    """A short fingerprint of a desired object, without the fields that change on every commit."""
+    text = json.dumps(normalise(obj), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Inventory:
+    entries: Mapping[ObjectKey, Entry]
+    revision: str = ""  # the revision of the last sync that completed (apply and prune)
+
+    @classmethod
+    def empty(cls) -> Inventory:
+        return cls({}, "")
+
+    def union(self, entries: Iterable[Entry]) -> Inventory:
+        merged = dict(self.entries)
+        for entry in entries:
+            old = merged.get(entry.key)
+            # An adopted object stays adopted: fleet still did not create it.
+            merged[entry.key] = Entry(
+                entry.key, entry.api_version, entry.digest, entry.adopted or bool(old and old.adopted)
+            )
+        return Inventory(merged, self.revision)
+
+    def with_revision(self, revision: str) -> Inventory:
+        return Inventory(self.entries, revision)
+
+    def to_configmap(self, cluster: str) -> dict[str, Any]:
+        entries = [self.entries[k].to_json() for k in sorted(self.entries)]
+        return {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": NAME,
+                "namespace": NAMESPACE,
+                "labels": {"app.kubernetes.io/managed-by": "fleet", "fleet.dev/cluster": cluster},
+            },
+            "data": {
+                "format": FORMAT,
+                "revision": self.revision,
+                "entries": json.dumps(entries, separators=(",", ":")),
+            },
+        }
+
+    @classmethod
+    def from_configmap(cls, configmap: Mapping[str, Any]) -> Inventory:
+        data = configmap.get("data") or {}
+        raw = json.loads(data.get("entries") or "[]")
+        entries = [Entry.from_json(item) for item in raw]
+        return cls({e.key: e for e in entries}, str(data.get("revision", "")))
+
+    def same_as(self, other: Inventory) -> bool:
+        return self.revision == other.revision and dict(self.entries) == dict(other.entries)
+
+
+class InventoryError(Exception):
+    pass
+
+
+async def read(api: ClusterApi) -> Inventory:
+    try:
+        configmap = await api.get(PATH)
+    except ApiError as exc:
+        if exc.status == 404:
+            return Inventory.empty()
+        raise
+    try:
+        return Inventory.from_configmap(configmap)
+    except (ValueError, KeyError, TypeError) as exc:
+        # Never guess: a damaged inventory would make prune delete the wrong things, or nothing.
+        raise InventoryError(f"{NAMESPACE}/{NAME} is unreadable ({exc}); fix or delete it to start over") from None
+
+
+async def write(api: ClusterApi, inventory: Inventory) -> None:
+    body = inventory.to_configmap(api.cluster)
+    query = {"fieldManager": FIELD_MANAGER, "force": "true"}
+    try:
+        await api.request("PATCH", PATH, query=query, body=body, content_type=APPLY_CONTENT_TYPE)
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
+        await api.request(
+            "PATCH", f"/api/v1/namespaces/{NAMESPACE}", query=query, body=namespace, content_type=APPLY_CONTENT_TYPE
+        )
+        await api.request("PATCH", PATH, query=query, body=body, content_type=APPLY_CONTENT_TYPE)
