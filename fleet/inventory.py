@@ -21,7 +21,6 @@ from fleet.objects import ObjectKey, split_api_version
 
 NAMESPACE = "fleet-system"
 NAME = "fleet-inventory"
-PATH = f"/api/v1/namespaces/{NAMESPACE}/configmaps/{NAME}"
 FORMAT = "1"
 
 
@@ -79,13 +78,13 @@ class Inventory:
     def with_revision(self, revision: str) -> Inventory:
         return Inventory(self.entries, revision)
 
-    def to_configmap(self, cluster: str) -> dict[str, Any]:
+    def to_configmap(self, cluster: str, name: str = NAME) -> dict[str, Any]:
         entries = [self.entries[k].to_json() for k in sorted(self.entries)]
         return {
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {
-                "name": NAME,
+                "name": name,
                 "namespace": NAMESPACE,
                 "labels": {"app.kubernetes.io/managed-by": "fleet", "fleet.dev/cluster": cluster},
             },
@@ -111,9 +110,15 @@ class InventoryError(Exception):
     pass
 
 
-async def read(api: ClusterApi) -> Inventory:
+def _path(name: str) -> str:
+    return f"/api/v1/namespaces/{NAMESPACE}/configmaps/{name}"
+
+
+async def read(api: ClusterApi, name: str = NAME) -> Inventory:
+    """The cluster's inventory; empty when there is none yet. ``name`` lets several independent fleets
+    (or tests) share a cluster without pruning each other's objects."""
     try:
-        configmap = await api.get(PATH)
+        configmap = await api.get(_path(name))
     except ApiError as exc:
         if exc.status == 404:
             return Inventory.empty()
@@ -122,14 +127,14 @@ async def read(api: ClusterApi) -> Inventory:
         return Inventory.from_configmap(configmap)
     except (ValueError, KeyError, TypeError) as exc:
         # Never guess: a damaged inventory would make prune delete the wrong things, or nothing.
-        raise InventoryError(f"{NAMESPACE}/{NAME} is unreadable ({exc}); fix or delete it to start over") from None
+        raise InventoryError(f"{NAMESPACE}/{name} is unreadable ({exc}); fix or delete it to start over") from None
 
 
-async def write(api: ClusterApi, inventory: Inventory) -> None:
-    body = inventory.to_configmap(api.cluster)
+async def write(api: ClusterApi, inventory: Inventory, name: str = NAME) -> None:
+    body = inventory.to_configmap(api.cluster, name)
     query = {"fieldManager": FIELD_MANAGER, "force": "true"}
     try:
-        await api.request("PATCH", PATH, query=query, body=body, content_type=APPLY_CONTENT_TYPE)
+        await api.request("PATCH", _path(name), query=query, body=body, content_type=APPLY_CONTENT_TYPE)
     except ApiError as exc:
         if exc.status != 404:
             raise
@@ -137,4 +142,4 @@ async def write(api: ClusterApi, inventory: Inventory) -> None:
         await api.request(
             "PATCH", f"/api/v1/namespaces/{NAMESPACE}", query=query, body=namespace, content_type=APPLY_CONTENT_TYPE
         )
-        await api.request("PATCH", PATH, query=query, body=body, content_type=APPLY_CONTENT_TYPE)
+        await api.request("PATCH", _path(name), query=query, body=body, content_type=APPLY_CONTENT_TYPE)

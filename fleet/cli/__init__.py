@@ -46,11 +46,13 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from fleet.cli import clusters, lab, render
+    from fleet.cli import clusters, lab, render, sync
 
     cli.add_command(lab.lab)
     cli.add_command(clusters.clusters)
     cli.add_command(render.render)
+    cli.add_command(sync.sync)
+    cli.add_command(sync.plan)
 
 
 _register()

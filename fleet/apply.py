@@ -1,0 +1,313 @@
+"""One cluster's sync: ordered server-side apply of the desired objects, inventory-based prune, health.
+
+Crash safety comes from the order of inventory writes. Before anything is applied, the inventory grows to
+old + desired, so that every object this sync may create is recorded; prune then deletes old - desired;
+only after the prune succeeded does the inventory shrink to the desired set. A sync killed at any point
+leaves an inventory that covers everything fleet created, and the next sync finishes the job: no orphans,
+and no second delete of an object already gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from itertools import groupby
+from typing import Any
+
+from fleet import inventory as inv
+from fleet.changeset import Action, ChangeSet, ObjectChange
+from fleet.diff import differs, field_diffs, normalise
+from fleet.errors import ClusterError
+from fleet.health import Code, Health, assess, worst
+from fleet.kube.api import APPLY_CONTENT_TYPE, FIELD_MANAGER, ApiError, ClusterApi
+from fleet.kube.discovery import Discovery, UnknownKind
+from fleet.objects import ObjectKey
+from fleet.ordering import apply_order, kind_rank
+from fleet.render.engine import CLUSTER_LABEL, MANAGED_BY, RenderedCluster
+
+CRD = ("apiextensions.k8s.io", "CustomResourceDefinition")
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    dry_run: bool = False
+    prune: bool = True
+    max_prune_ratio: float = 0.5  # refuse to prune more than this share of the inventory in one sync
+    force_prune: bool = False
+    wait: bool = False  # wait for every object to be Healthy
+    wait_timeout: float = 180.0
+    crd_timeout: float = 60.0
+    inventory: str = inv.NAME  # the ConfigMap in fleet-system that records what this fleet applied
+
+
+@dataclass
+class _Applied:
+    change: ObjectChange
+    live: dict[str, Any] | None
+    entry: inv.Entry | None
+
+
+def _is_managed_here(live: dict[str, Any], cluster: str) -> bool:
+    labels = (live.get("metadata") or {}).get("labels") or {}
+    return labels.get(MANAGED_BY) == "fleet" and labels.get(CLUSTER_LABEL) == cluster
+
+
+def _crd_kinds(objects: dict[ObjectKey, dict[str, Any]]) -> set[tuple[str, str]]:
+    kinds = set()
+    for key, obj in objects.items():
+        if key.group_kind == CRD:
+            spec = obj.get("spec") or {}
+            kinds.add((str(spec.get("group", "")), str((spec.get("names") or {}).get("kind", ""))))
+    return kinds
+
+
+def _prune_order(entry: inv.Entry) -> tuple[int, int]:
+    # Reverse apply order (custom resources before their CRDs), namespaces last of all.
+    return (1 if entry.key.group_kind == ("", "Namespace") else 0, -kind_rank(entry.key))
+
+
+class ClusterSync:
+    def __init__(self, api: ClusterApi, rendered: RenderedCluster, options: SyncOptions) -> None:
+        self.api = api
+        self.rendered = rendered
+        self.options = options
+        self.cluster = rendered.cluster.name
+        self.discovery = Discovery(api)
+        self.desired = dict(rendered.objects)
+        self.crd_kinds = _crd_kinds(self.desired)
+        self.desired_namespaces = {k.name for k in self.desired if k.group_kind == ("", "Namespace")}
+
+    async def run(self) -> ChangeSet:
+        started_at, started = time.time(), time.monotonic()
+        writes_before = self.api.writes
+        try:
+            changes = await self._sync()
+            error = None
+        except ClusterError as exc:
+            changes, error = [], exc.detail
+        except inv.InventoryError as exc:
+            changes, error = [], str(exc)
+        except ApiError as exc:  # a request that is not about one object (inventory, discovery)
+            changes, error = [], str(exc)
+        health = worst(c.health for c in changes if c.health is not None)
+        if error:
+            health = Health(Code.UNKNOWN, error)
+        return ChangeSet(
+            cluster=self.cluster,
+            env=self.rendered.cluster.env,
+            revision=self.rendered.revision,
+            dry_run=self.options.dry_run,
+            changes=tuple(changes),
+            error=error,
+            started_at=started_at,
+            duration=time.monotonic() - started,
+            writes=self.api.writes - writes_before,
+            health=health,
+        )
+
+    # ---- the steps ----------------------------------------------------------------------------------
+
+    async def _sync(self) -> list[ObjectChange]:
+        old = await inv.read(self.api, self.options.inventory)
+        applied = await self._apply_all(old)
+        entries = [a.entry for a in applied if a.entry is not None]
+        if not self.options.dry_run:
+            # Record everything this sync created, even when some applies failed.
+            grown = old.union(entries)
+            if not grown.same_as(old):
+                await inv.write(self.api, grown, self.options.inventory)
+            old_for_prune = grown
+        else:
+            old_for_prune = old
+        apply_failed = any(a.change.action is Action.FAILED for a in applied)
+        prune_changes, kept = await self._prune(old_for_prune, skip_reason="apply failed" if apply_failed else None)
+        if self.options.wait and not self.options.dry_run:
+            await self._wait_healthy(applied)
+        changes = [a.change for a in applied] + prune_changes
+        if not self.options.dry_run:
+            failed = apply_failed or any(c.action is Action.FAILED for c in prune_changes)
+            final = inv.Inventory({e.key: e for e in entries}, old.revision).union(kept)
+            final = final.with_revision(old.revision if failed else self.rendered.revision)
+            current = await inv.read(self.api, self.options.inventory)
+            if not final.same_as(current):
+                await inv.write(self.api, final, self.options.inventory)
+        return changes
+
+    async def _apply_all(self, old: inv.Inventory) -> list[_Applied]:
+        results: list[_Applied] = []
+        phases = groupby(self.desired.items(), key=lambda kv: apply_order(kv[0], kv[1])[:2])
+        for _, group in phases:
+            items = list(group)
+            async with asyncio.TaskGroup() as tasks:
+                futures = [tasks.create_task(self._apply_one(key, obj, old)) for key, obj in items]
+            phase_results = [f.result() for f in futures]
+            results += phase_results
+            if not self.options.dry_run:
+                await self._wait_for_crds(phase_results)
+        return results
+
+    async def _apply_one(self, key: ObjectKey, obj: dict[str, Any], old: inv.Inventory) -> _Applied:
+        def result(action: Action, message: str = "", live: Any = None, **kw: Any) -> _Applied:
+            entry = None
+            if action in (Action.CREATED, Action.CONFIGURED, Action.UNCHANGED):
+                adopted = kw.pop("adopted", False)
+                entry = inv.Entry(key, obj["apiVersion"], inv.digest(obj), adopted)
+            health = assess(live) if live is not None else None
+            return _Applied(ObjectChange(key, action, message, health=health, **kw), live, entry)
+
+        try:
+            resource = await self.discovery.resource(obj["apiVersion"], obj["kind"])
+        except UnknownKind as exc:
+            if self.options.dry_run and key.group_kind in self.crd_kinds:
+                return result(Action.CREATED, "its CustomResourceDefinition is created by the same sync")
+            return result(Action.FAILED, str(exc))
+        path = resource.object_path(key)
+        live = await self._get(path)
+        query = {"fieldManager": FIELD_MANAGER, "force": "true"}
+        try:
+            dry = await self._patch(path, obj, {**query, "dryRun": "All"})
+        except ApiError as exc:
+            if self.options.dry_run and live is None and exc.status == 404 and key.namespace in self.desired_namespaces:
+                return result(Action.CREATED, f"namespace {key.namespace} is created by the same sync")
+            return result(Action.FAILED, str(exc), live)
+        adopted = live is not None and key not in old.entries and not _is_managed_here(live, self.cluster)
+        if live is not None and not differs(dry, live):
+            return result(Action.UNCHANGED, live=live, adopted=adopted)
+        action = Action.CREATED if live is None else Action.CONFIGURED
+        diff = tuple(field_diffs(normalise(dry), normalise(live))) if live is not None else ()
+        message = "adopted: it existed before fleet applied it" if adopted else ""
+        if self.options.dry_run:
+            return result(action, message, live if live is not None else None, diff=diff, adopted=adopted)
+        try:
+            applied = await self._patch(path, obj, query)
+        except ApiError as exc:
+            return result(Action.FAILED, str(exc), live)
+        return result(action, message, applied, diff=diff, adopted=adopted)
+
+    async def _get(self, path: str) -> dict[str, Any] | None:
+        try:
+            found = await self.api.get(path)
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return found if isinstance(found, dict) else None
+
+    async def _patch(self, path: str, obj: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+        result = await self.api.request("PATCH", path, query=query, body=obj, content_type=APPLY_CONTENT_TYPE)
+        return result if isinstance(result, dict) else {}
+
+    async def _wait_for_crds(self, applied: list[_Applied]) -> None:
+        """Custom resources are applied only once their definition is Established and discoverable."""
+        for item in applied:
+            if item.change.key.group_kind != CRD or item.change.action is Action.FAILED:
+                continue
+            crd = self.desired[item.change.key]
+            path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{item.change.key.name}"
+
+            async def established(crd_path: str = path) -> bool:
+                live = await self._get(crd_path)
+                return live is not None and assess(live).code is Code.HEALTHY
+
+            if not await _poll(established, timeout=self.options.crd_timeout):
+                raise ClusterError(
+                    self.cluster, f"{item.change.key} not Established after {self.options.crd_timeout:.0f}s"
+                )
+            group = str((crd.get("spec") or {}).get("group", ""))
+            for version in (crd.get("spec") or {}).get("versions") or []:
+                self.discovery.forget(f"{group}/{version.get('name')}")
+
+    async def _prune(
+        self, old: inv.Inventory, *, skip_reason: str | None
+    ) -> tuple[list[ObjectChange], list[inv.Entry]]:
+        """Delete old - desired. Returns the changes and the entries that must stay in the inventory."""
+        stale = sorted((e for k, e in old.entries.items() if k not in self.desired), key=_prune_order)
+        if not stale:
+            return [], []
+        if not self.options.prune:
+            return [ObjectChange(e.key, Action.SKIPPED, "not desired any more; prune disabled") for e in stale], stale
+        if skip_reason:
+            return [ObjectChange(e.key, Action.SKIPPED, f"prune postponed: {skip_reason}") for e in stale], stale
+        total = len(old.entries)
+        too_many = (not self.desired) or (len(stale) > 1 and len(stale) > self.options.max_prune_ratio * total)
+        if too_many and not self.options.force_prune:
+            message = (
+                f"prune refused: it would delete {len(stale)} of {total} objects fleet manages here "
+                f"(limit {self.options.max_prune_ratio:.0%}); check the commit, or rerun with --force-prune"
+            )
+            return [ObjectChange(e.key, Action.SKIPPED, message) for e in stale], stale
+        changes: list[ObjectChange] = []
+        kept: list[inv.Entry] = []
+        for _, group in groupby(stale, key=_prune_order):
+            entries = list(group)
+            async with asyncio.TaskGroup() as tasks:
+                futures = [tasks.create_task(self._delete(e)) for e in entries]
+            for entry, future in zip(entries, futures, strict=True):
+                change = future.result()
+                changes.append(change)
+                if change.action is Action.FAILED:
+                    kept.append(entry)
+        return changes, kept
+
+    async def _delete(self, entry: inv.Entry) -> ObjectChange:
+        key = entry.key
+        if entry.adopted:
+            return ObjectChange(key, Action.SKIPPED, "not desired any more; left in place (fleet adopted it)")
+        try:
+            resource = await self.discovery.resource(entry.api_version, key.kind)
+        except UnknownKind:
+            return ObjectChange(key, Action.DELETED, "already gone (its API no longer exists)")
+        path = resource.object_path(key)
+        live = await self._get(path)
+        if live is None:
+            return ObjectChange(key, Action.DELETED, "already gone")
+        if not _is_managed_here(live, self.cluster):
+            return ObjectChange(key, Action.SKIPPED, "no longer labelled as fleet's on this cluster; left in place")
+        if self.options.dry_run:
+            return ObjectChange(key, Action.DELETED, "would be deleted")
+        uid = (live.get("metadata") or {}).get("uid")
+        body = {
+            "apiVersion": "v1",
+            "kind": "DeleteOptions",
+            "propagationPolicy": "Background",
+            # Never delete an object that was recreated since it was read.
+            "preconditions": {"uid": uid},
+        }
+        try:
+            await self.api.request("DELETE", path, body=body)
+        except ApiError as exc:
+            if exc.status == 404:
+                return ObjectChange(key, Action.DELETED, "already gone")
+            if exc.status == 409:
+                return ObjectChange(key, Action.SKIPPED, "recreated since it was read; left in place")
+            return ObjectChange(key, Action.FAILED, f"delete failed: {exc}")
+        return ObjectChange(key, Action.DELETED)
+
+    async def _wait_healthy(self, applied: list[_Applied]) -> None:
+        pending = {i: a for i, a in enumerate(applied) if a.change.action is not Action.FAILED}
+        deadline = time.monotonic() + self.options.wait_timeout
+        while pending:
+            for index, item in list(pending.items()):
+                key = item.change.key
+                resource = await self.discovery.resource(self.desired[key]["apiVersion"], key.kind)
+                live = await self._get(resource.object_path(key))
+                health = assess(live)
+                change = item.change
+                applied[index].change = ObjectChange(change.key, change.action, change.message, change.diff, health)
+                if health.code is Code.HEALTHY or health.code is Code.DEGRADED:
+                    del pending[index]
+            if not pending or time.monotonic() > deadline:
+                return
+            await asyncio.sleep(1.0)
+
+
+async def _poll(predicate: Callable[[], Awaitable[bool]], *, timeout: float, interval: float = 0.25) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        if await predicate():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(interval)
