@@ -1,0 +1,87 @@
+"""A small fleet repository per test, pointing at the session lab's clusters, isolated from other tests
+by its own namespace and its own inventory name."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fleet.apply import SyncOptions
+from fleet.changeset import ChangeSet
+from fleet.config import FleetConfig
+from fleet.registry import Selection
+from fleet.sync import sync_fleet
+from fleet.testing import LabSession
+from fleet.workspace import Workspace
+from tests.unit.fleetfiles import commit_files, git_repo
+
+NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {{ values.namespace }}\n"
+APP = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  color: {{ values.color }}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: {{ values.replicas }}
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: example.invalid/web:{{ values.tag }}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports:
+    - {name: http, port: 80, targetPort: 8080}
+"""
+
+
+class FleetRepo:
+    """A Git repository with clusters/ and overlays/ for some of the lab's clusters."""
+
+    def __init__(self, root: Path, lab: LabSession, clusters: dict[str, str]) -> None:
+        self.lab = lab
+        self.namespace = f"t-{uuid.uuid4().hex[:8]}"
+        self.inventory = f"inv-{self.namespace}"
+        files: dict[str, str] = {
+            "overlays/base/values.yaml": f"namespace: {self.namespace}\nreplicas: 1\ncolor: blue\ntag: '1'\n",
+            "overlays/base/00-namespace.yaml": NAMESPACE,
+            "overlays/base/app.yaml": APP,
+        }
+        for env in set(clusters.values()):
+            files[f"overlays/{env}/values.yaml"] = "{}\n"
+        for name, env in clusters.items():
+            files[f"clusters/{name}.yaml"] = (
+                f"name: {name}\nenv: {env}\nkubeconfig: {lab.kubeconfig(name)}\ncontext: {name}\n"
+            )
+        self.repo = git_repo(root, files)
+        self.root = root
+        self.config = FleetConfig(lab.kubeconfig(next(iter(clusters))).parent)
+
+    def commit(self, files: dict[str, str | None], message: str = "change") -> str:
+        return commit_files(self.repo, files, message)
+
+    def workspace(self, ref: str = "HEAD") -> Workspace:
+        return Workspace.open(self.root, ref=ref, config=self.config)
+
+    async def sync(self, selection: Selection | None = None, **options: Any) -> dict[str, ChangeSet]:
+        workspace = self.workspace()
+        rendered = [workspace.render(c) for c in workspace.select(selection or Selection())]
+        opts = SyncOptions(inventory=self.inventory, **options)
+        return {cs.cluster: cs for cs in await sync_fleet(rendered, self.config, opts)}

@@ -1,0 +1,151 @@
+"""fleet sync against real apiservers: apply, no-op syncs, changes, prune, safety switch, faults."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from fleet.apply import SyncOptions
+from fleet.changeset import Action
+from fleet.health import Code
+from fleet.kube.api import ApiLimits
+from fleet.objects import ObjectKey
+from fleet.registry import Selection
+from fleet.sync import FleetLimits, sync_fleet
+from fleet.testing import LabSession, wait_for
+from tests.lab.helpers import FleetRepo
+
+
+def actions(cs) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {f"{c.key.kind}/{c.key.name}": c.action.value for c in cs.changes}
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, lab_session: LabSession) -> FleetRepo:
+    return FleetRepo(tmp_path / "repo", lab_session, {"dev-1": "dev", "staging-1": "staging"})
+
+
+async def test_first_sync_creates_then_a_second_sync_sends_zero_writes(fleet: FleetRepo) -> None:
+    first = await fleet.sync(wait=True, wait_timeout=60)
+    for cs in first.values():
+        assert cs.error is None
+        assert set(actions(cs).values()) == {"created"}, actions(cs)
+        assert cs.health.code is Code.HEALTHY, cs.health
+    async with fleet.lab.api("dev-1") as api:
+        dep = await client.AppsV1Api(api).read_namespaced_deployment("web", fleet.namespace)
+        assert dep.metadata.labels["fleet.dev/cluster"] == "dev-1"
+        assert [m.manager for m in dep.metadata.managed_fields if m.operation == "Apply"] == ["fleet"]
+    second = await fleet.sync()
+    for cs in second.values():
+        assert set(actions(cs).values()) == {"unchanged"}
+        assert cs.writes == 0
+
+
+async def test_a_commit_configures_only_what_changed_and_prunes_what_left(fleet: FleetRepo) -> None:
+    await fleet.sync()
+    fleet.commit({"overlays/dev/values.yaml": "color: green\n"})
+    result = await fleet.sync()
+    assert actions(result["dev-1"])["ConfigMap/settings"] == "configured"
+    assert [a for a in actions(result["dev-1"]).values() if a != "unchanged"] == ["configured"]
+    assert set(actions(result["staging-1"]).values()) == {"unchanged"}
+    # Only the inventory's record of the applied revision is written; no object is.
+    assert result["staging-1"].writes == 1
+
+    app_without_service = (
+        (fleet.root / "overlays/base/app.yaml").read_text().split("---\napiVersion: v1\nkind: Service")[0]
+    )
+    fleet.commit({"overlays/base/app.yaml": app_without_service})
+    result = await fleet.sync()
+    assert actions(result["dev-1"])["Service/web"] == "deleted"
+    async with fleet.lab.api("dev-1") as api:
+        with pytest.raises(ApiException) as info:
+            await client.CoreV1Api(api).read_namespaced_service("web", fleet.namespace)
+        assert info.value.status == 404
+    again = await fleet.sync()
+    assert "Service/web" not in actions(again["dev-1"])  # inventory advanced: no second delete
+    assert again["dev-1"].writes == 0
+
+
+async def test_prune_never_touches_objects_fleet_did_not_create(fleet: FleetRepo) -> None:
+    await fleet.sync()
+    async with fleet.lab.api("dev-1") as api:
+        core = client.CoreV1Api(api)
+        await core.create_namespaced_config_map(fleet.namespace, {"metadata": {"name": "hand-made"}})
+        # Adopted: a ConfigMap that existed before fleet was told about it.
+        await core.create_namespaced_config_map(fleet.namespace, {"metadata": {"name": "pre-existing"}})
+    extra = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: pre-existing\ndata: {a: b}\n"
+    fleet.commit({"overlays/dev/extra.yaml": extra})
+    result = await fleet.sync()
+    adopted = next(c for c in result["dev-1"].changes if c.key.name == "pre-existing")
+    assert adopted.action is Action.CONFIGURED and "adopted" in adopted.message
+    fleet.commit({"overlays/dev/extra.yaml": None})
+    result = await fleet.sync()
+    assert actions(result["dev-1"])["ConfigMap/pre-existing"] == "skipped"
+    async with fleet.lab.api("dev-1") as api:
+        core = client.CoreV1Api(api)
+        await core.read_namespaced_config_map("hand-made", fleet.namespace)
+        await core.read_namespaced_config_map("pre-existing", fleet.namespace)
+
+
+async def test_mass_prune_is_refused_unless_forced(fleet: FleetRepo) -> None:
+    await fleet.sync()
+    fleet.commit({"overlays/base/app.yaml": "# emptied by mistake\n"})
+    result = await fleet.sync()
+    dev = result["dev-1"]
+    assert {c.action for c in dev.changes if c.key.kind != "Namespace"} == {Action.SKIPPED}
+    assert "prune refused: it would delete 3 of 4" in next(c.message for c in dev.changes if c.action is Action.SKIPPED)
+    async with fleet.lab.api("dev-1") as api:
+        await client.AppsV1Api(api).read_namespaced_deployment("web", fleet.namespace)
+    forced = await fleet.sync(force_prune=True)
+    assert actions(forced["dev-1"])["Deployment/web"] == "deleted"
+
+
+async def test_invalid_object_fails_alone_and_postpones_prune(fleet: FleetRepo) -> None:
+    await fleet.sync()
+    bad = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Not_Valid\n"
+    app = (fleet.root / "overlays/base/app.yaml").read_text()
+    red_without_service = app.replace("color: {{ values.color }}", "color: red").split(
+        "---\napiVersion: v1\nkind: Service"
+    )[0]
+    fleet.commit({"overlays/dev/bad.yaml": bad, "overlays/base/app.yaml": red_without_service})
+    result = await fleet.sync()
+    dev = result["dev-1"]
+    failed = next(c for c in dev.changes if c.action is Action.FAILED)
+    assert failed.key == ObjectKey("", "ConfigMap", fleet.namespace, "Not_Valid")
+    assert "Invalid" in failed.message and dev.failed
+    assert actions(dev)["ConfigMap/settings"] == "configured"  # the rest was applied
+    postponed = next(c for c in dev.changes if c.key.kind == "Service")
+    assert postponed.action is Action.SKIPPED and "prune postponed" in postponed.message
+    # staging has no bad object: it applies and prunes normally.
+    assert not result["staging-1"].failed
+    assert actions(result["staging-1"])["Service/web"] == "deleted"
+
+
+async def test_unreachable_cluster_is_reported_and_others_sync(fleet: FleetRepo) -> None:
+    workspace = fleet.workspace()
+    rendered = [workspace.render(c) for c in workspace.select(Selection())]
+    limits = FleetLimits(api=ApiLimits(timeout=3.0), cluster_timeout=30)
+    fleet.lab.lab.pause_apiserver("staging-1")  # SIGSTOP: the port accepts, nothing answers
+    try:
+        started = time.monotonic()
+        results = {
+            cs.cluster: cs
+            for cs in await sync_fleet(rendered, fleet.config, SyncOptions(inventory=fleet.inventory), limits)
+        }
+        elapsed = time.monotonic() - started
+    finally:
+        fleet.lab.lab.resume_apiserver("staging-1")
+    assert results["dev-1"].error is None and not results["dev-1"].failed
+    assert "no answer within 3s" in str(results["staging-1"].error)
+    assert results["staging-1"].health.code is Code.UNKNOWN
+    assert elapsed < 30
+
+    async def recovered() -> bool:
+        again = await fleet.sync()
+        return again["staging-1"].error is None
+
+    await wait_for(recovered, timeout=60, what="staging-1 syncing again after resume")
