@@ -46,7 +46,7 @@ class SyncOptions:
 class _Applied:
     change: ObjectChange
     live: dict[str, Any] | None
-    entry: inv.Entry | None
+    entry: inv.Entry | None = None
 
 
 def _is_managed_here(live: dict[str, Any], cluster: str) -> bool:
@@ -111,51 +111,69 @@ class ClusterSync:
 
     async def _sync(self) -> list[ObjectChange]:
         old = await inv.read(self.api, self.options.inventory)
-        applied = await self._apply_all(old)
-        entries = [a.entry for a in applied if a.entry is not None]
-        if not self.options.dry_run:
-            # Record everything this sync created, even when some applies failed.
-            grown = old.union(entries)
-            if not grown.same_as(old):
-                await inv.write(self.api, grown, self.options.inventory)
-            old_for_prune = grown
-        else:
-            old_for_prune = old
+        live = await self._prefetch()
+        entries = [
+            inv.Entry(key, obj["apiVersion"], inv.digest(obj), self._adopted(key, live.get(key), old))
+            for key, obj in self.desired.items()
+        ]
+        grown = old.union(entries)
+        if not self.options.dry_run and not grown.same_as(old):
+            # Before anything is applied: whatever this sync creates is in the inventory even if the
+            # process dies halfway, so a later sync can prune it.
+            await inv.write(self.api, grown, self.options.inventory)
+        applied = await self._apply_all(live)
         apply_failed = any(a.change.action is Action.FAILED for a in applied)
-        prune_changes, kept = await self._prune(old_for_prune, skip_reason="apply failed" if apply_failed else None)
+        prune_from = grown if not self.options.dry_run else old
+        prune_changes, kept = await self._prune(prune_from, skip_reason="apply failed" if apply_failed else None)
         if self.options.wait and not self.options.dry_run:
             await self._wait_healthy(applied)
         changes = [a.change for a in applied] + prune_changes
         if not self.options.dry_run:
             failed = apply_failed or any(c.action is Action.FAILED for c in prune_changes)
-            final = inv.Inventory({e.key: e for e in entries}, old.revision).union(kept)
+            final = inv.Inventory({e.key: grown.entries[e.key] for e in entries}, old.revision).union(kept)
             final = final.with_revision(old.revision if failed else self.rendered.revision)
-            current = await inv.read(self.api, self.options.inventory)
-            if not final.same_as(current):
+            if not final.same_as(grown):
                 await inv.write(self.api, final, self.options.inventory)
         return changes
 
-    async def _apply_all(self, old: inv.Inventory) -> list[_Applied]:
+    def _adopted(self, key: ObjectKey, live: dict[str, Any] | None, old: inv.Inventory) -> bool:
+        """Existed before fleet applied it, and fleet never recorded it: prune will leave it in place."""
+        return live is not None and key not in old.entries and not _is_managed_here(live, self.cluster)
+
+    async def _prefetch(self) -> dict[ObjectKey, dict[str, Any] | None]:
+        """The live state of every desired object (reads only); kinds the cluster does not serve yet
+        (custom resources of a CRD in this sync) are absent."""
+
+        async def one(key: ObjectKey, obj: dict[str, Any]) -> tuple[ObjectKey, dict[str, Any] | None] | None:
+            try:
+                resource = await self.discovery.resource(obj["apiVersion"], obj["kind"])
+            except UnknownKind:
+                return None
+            return key, await self._get(resource.object_path(key))
+
+        async with asyncio.TaskGroup() as tasks:
+            futures = [tasks.create_task(one(k, o)) for k, o in self.desired.items()]
+        return dict(r for f in futures if (r := f.result()) is not None)
+
+    async def _apply_all(self, live: dict[ObjectKey, dict[str, Any] | None]) -> list[_Applied]:
         results: list[_Applied] = []
         phases = groupby(self.desired.items(), key=lambda kv: apply_order(kv[0], kv[1])[:2])
         for _, group in phases:
             items = list(group)
             async with asyncio.TaskGroup() as tasks:
-                futures = [tasks.create_task(self._apply_one(key, obj, old)) for key, obj in items]
+                futures = [tasks.create_task(self._apply_one(key, obj, live)) for key, obj in items]
             phase_results = [f.result() for f in futures]
             results += phase_results
             if not self.options.dry_run:
                 await self._wait_for_crds(phase_results)
         return results
 
-    async def _apply_one(self, key: ObjectKey, obj: dict[str, Any], old: inv.Inventory) -> _Applied:
+    async def _apply_one(
+        self, key: ObjectKey, obj: dict[str, Any], prefetched: dict[ObjectKey, dict[str, Any] | None]
+    ) -> _Applied:
         def result(action: Action, message: str = "", live: Any = None, **kw: Any) -> _Applied:
-            entry = None
-            if action in (Action.CREATED, Action.CONFIGURED, Action.UNCHANGED):
-                adopted = kw.pop("adopted", False)
-                entry = inv.Entry(key, obj["apiVersion"], inv.digest(obj), adopted)
             health = assess(live) if live is not None else None
-            return _Applied(ObjectChange(key, action, message, health=health, **kw), live, entry)
+            return _Applied(ObjectChange(key, action, message, health=health, **kw), live, None)
 
         try:
             resource = await self.discovery.resource(obj["apiVersion"], obj["kind"])
@@ -164,7 +182,8 @@ class ClusterSync:
                 return result(Action.CREATED, "its CustomResourceDefinition is created by the same sync")
             return result(Action.FAILED, str(exc))
         path = resource.object_path(key)
-        live = await self._get(path)
+        # Kinds served only since a CRD of this sync was established were not prefetched.
+        live = prefetched[key] if key in prefetched else await self._get(path)
         query = {"fieldManager": FIELD_MANAGER, "force": "true"}
         try:
             dry = await self._patch(path, obj, {**query, "dryRun": "All"})
@@ -172,19 +191,19 @@ class ClusterSync:
             if self.options.dry_run and live is None and exc.status == 404 and key.namespace in self.desired_namespaces:
                 return result(Action.CREATED, f"namespace {key.namespace} is created by the same sync")
             return result(Action.FAILED, str(exc), live)
-        adopted = live is not None and key not in old.entries and not _is_managed_here(live, self.cluster)
         if live is not None and not differs(dry, live):
-            return result(Action.UNCHANGED, live=live, adopted=adopted)
+            return result(Action.UNCHANGED, live=live)
         action = Action.CREATED if live is None else Action.CONFIGURED
         diff = tuple(field_diffs(normalise(dry), normalise(live))) if live is not None else ()
+        adopted = live is not None and not _is_managed_here(live, self.cluster)
         message = "adopted: it existed before fleet applied it" if adopted else ""
         if self.options.dry_run:
-            return result(action, message, live if live is not None else None, diff=diff, adopted=adopted)
+            return result(action, message, live, diff=diff)
         try:
             applied = await self._patch(path, obj, query)
         except ApiError as exc:
             return result(Action.FAILED, str(exc), live)
-        return result(action, message, applied, diff=diff, adopted=adopted)
+        return result(action, message, applied, diff=diff)
 
     async def _get(self, path: str) -> dict[str, Any] | None:
         try:

@@ -85,3 +85,13 @@ class FleetRepo:
         rendered = [workspace.render(c) for c in workspace.select(selection or Selection())]
         opts = SyncOptions(inventory=self.inventory, **options)
         return {cs.cluster: cs for cs in await sync_fleet(rendered, self.config, opts)}
+
+
+async def sync_from_cli_process(root: str, inventory: str) -> None:
+    """Entry point for a separate process that syncs the fleet at ``root`` (and can be killed)."""
+    import os
+
+    config = FleetConfig(Path(os.environ["FLEET_CREDENTIALS_DIR"]))
+    workspace = Workspace.open(Path(root), config=config)
+    rendered = [workspace.render(c) for c in workspace.select(Selection())]
+    await sync_fleet(rendered, config, SyncOptions(inventory=inventory))
