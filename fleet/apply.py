@@ -39,6 +39,7 @@ class SyncOptions:
     wait: bool = False  # wait for every object to be Healthy
     wait_timeout: float = 180.0
     crd_timeout: float = 60.0
+    force_conflicts: bool = False  # take over fields another field manager owns
     inventory: str = inv.NAME  # the ConfigMap in fleet-system that records what this fleet applied
 
 
@@ -184,9 +185,20 @@ class ClusterSync:
         path = resource.object_path(key)
         # Kinds served only since a CRD of this sync was established were not prefetched.
         live = prefetched[key] if key in prefetched else await self._get(path)
-        query = {"fieldManager": FIELD_MANAGER, "force": "true"}
+        query = {"fieldManager": FIELD_MANAGER, "force": "true" if self.options.force_conflicts else "false"}
+        conflict = ""
         try:
-            dry = await self._patch(path, obj, {**query, "dryRun": "All"})
+            try:
+                dry = await self._patch(path, obj, {**query, "dryRun": "All"})
+            except ApiError as exc:
+                if exc.status != 409:
+                    raise
+                # "Apply failed with 1 conflict: conflict with "kubectl-edit" using apps/v1: .spec.replicas"
+                conflict = f"{exc.message}; --force-conflicts takes ownership"
+                if not self.options.dry_run:
+                    return result(Action.FAILED, conflict, live)
+                # A plan still shows what the change would be.
+                dry = await self._patch(path, obj, {**query, "force": "true", "dryRun": "All"})
         except ApiError as exc:
             if self.options.dry_run and live is None and exc.status == 404 and key.namespace in self.desired_namespaces:
                 return result(Action.CREATED, f"namespace {key.namespace} is created by the same sync")
@@ -196,7 +208,7 @@ class ClusterSync:
         action = Action.CREATED if live is None else Action.CONFIGURED
         diff = tuple(field_diffs(normalise(dry), normalise(live))) if live is not None else ()
         adopted = live is not None and not _is_managed_here(live, self.cluster)
-        message = "adopted: it existed before fleet applied it" if adopted else ""
+        message = conflict or ("adopted: it existed before fleet applied it" if adopted else "")
         if self.options.dry_run:
             return result(action, message, live, diff=diff)
         try:

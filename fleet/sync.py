@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from fleet.apply import ClusterSync, SyncOptions
@@ -66,6 +66,15 @@ async def sync_fleet(
     config: FleetConfig,
     options: SyncOptions,
     limits: FleetLimits | None = None,
+    on_done: Callable[[ChangeSet], None] | None = None,
 ) -> list[ChangeSet]:
+    """Sync every rendered cluster concurrently; results in the order of ``rendered``."""
     limits = limits or FleetLimits()
-    return list(await asyncio.gather(*(sync_cluster(r, config, options, limits) for r in rendered)))
+
+    async def one(item: RenderedCluster) -> ChangeSet:
+        result = await sync_cluster(item, config, options, limits)
+        if on_done is not None:
+            on_done(result)
+        return result
+
+    return list(await asyncio.gather(*(one(r) for r in rendered)))

@@ -149,3 +149,55 @@ async def test_unreachable_cluster_is_reported_and_others_sync(fleet: FleetRepo)
         return again["staging-1"].error is None
 
     await wait_for(recovered, timeout=60, what="staging-1 syncing again after resume")
+
+
+async def test_plan_of_a_branch_lists_exactly_what_the_branch_changes(fleet: FleetRepo) -> None:
+    await fleet.sync()
+    main = fleet.repo.active_branch
+    branch = fleet.repo.create_head("more-replicas")
+    branch.checkout()
+    fleet.commit({"overlays/staging/values.yaml": "replicas: 2\n"})
+    main.checkout()
+    workspace = fleet.workspace("more-replicas")
+    rendered = [workspace.render(c) for c in workspace.select(Selection())]
+    plans = {
+        cs.cluster: cs
+        for cs in await sync_fleet(rendered, fleet.config, SyncOptions(dry_run=True, inventory=fleet.inventory))
+    }
+    staging = [c for c in plans["staging-1"].changes if c.action is not Action.UNCHANGED]
+    assert [(c.key.kind, c.action) for c in staging] == [("Deployment", Action.CONFIGURED)]
+    assert [(d.path, d.live, d.desired) for d in staging[0].diff] == [("spec.replicas", 1, 2)]
+    assert {c.action for c in plans["dev-1"].changes} == {Action.UNCHANGED}
+    assert all(cs.writes == 0 for cs in plans.values())
+    async with fleet.lab.api("staging-1") as api:
+        dep = await client.AppsV1Api(api).read_namespaced_deployment("web", fleet.namespace)
+        assert dep.spec.replicas == 1  # nothing was applied
+
+
+async def test_conflicting_field_manager_is_reported_and_force_takes_over(fleet: FleetRepo) -> None:
+    await fleet.sync()
+    async with fleet.lab.api("dev-1") as api:
+        await client.AppsV1Api(api).patch_namespaced_deployment_scale(
+            "web", fleet.namespace, {"spec": {"replicas": 3}}, field_manager="ops-team"
+        )
+    result = await fleet.sync()
+    failed = next(c for c in result["dev-1"].changes if c.action is Action.FAILED)
+    assert failed.key.kind == "Deployment"
+    assert 'conflict with "ops-team"' in failed.message and ".spec.replicas" in failed.message
+    forced = await fleet.sync(force_conflicts=True)
+    assert actions(forced["dev-1"])["Deployment/web"] == "configured"
+    async with fleet.lab.api("dev-1") as api:
+        dep = await client.AppsV1Api(api).read_namespaced_deployment("web", fleet.namespace)
+        assert dep.spec.replicas == 1
+
+
+async def test_deployment_that_cannot_become_ready_makes_the_cluster_degraded(fleet: FleetRepo) -> None:
+    patch = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n"
+        "spec:\n  progressDeadlineSeconds: 5\n  template:\n    spec:\n      nodeSelector: {disk: none-has-it}\n"
+    )
+    fleet.commit({"overlays/dev/patches/stuck.yaml": patch})
+    result = await fleet.sync(selection=Selection(clusters=("dev-1",)), wait=True, wait_timeout=90)
+    dev = result["dev-1"]
+    assert dev.health.code is Code.DEGRADED, dev.health
+    assert dev.health.message.startswith("ProgressDeadlineExceeded")
