@@ -23,6 +23,14 @@ LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 
 
+_ENV_STAGES = {"dev": 0, "development": 0, "test": 1, "qa": 1, "stage": 2, "staging": 2, "prod": 3, "production": 3}
+
+
+def env_order(env: str) -> tuple[int, str]:
+    """Envs in promotion order where their names say it (dev, qa, staging, prod), others after, by name."""
+    return _ENV_STAGES.get(env, 4), env
+
+
 @dataclass(frozen=True)
 class Cluster:
     name: str
@@ -61,7 +69,7 @@ class Registry:
 
     @property
     def envs(self) -> list[str]:
-        return sorted({c.env for c in self.clusters})
+        return sorted({c.env for c in self.clusters}, key=env_order)
 
     def get(self, name: str) -> Cluster:
         for cluster in self.clusters:

@@ -46,13 +46,15 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from fleet.cli import clusters, lab, render, sync
+    from fleet.cli import clusters, lab, render, status, sync
 
     cli.add_command(lab.lab)
     cli.add_command(clusters.clusters)
     cli.add_command(render.render)
     cli.add_command(sync.sync)
     cli.add_command(sync.plan)
+    cli.add_command(status.status)
+    cli.add_command(status.drift)
 
 
 _register()

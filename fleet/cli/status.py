@@ -1,0 +1,74 @@
+"""`fleet status` (the fleet-wide report) and `fleet drift CLUSTER` (one cluster's drift, per object)."""
+
+from __future__ import annotations
+
+import click
+
+from fleet.cli import reportview as view
+from fleet.cli import run
+from fleet.cli.common import repo_options, selection_options
+from fleet.errors import FleetError
+from fleet.output import to_json, to_yaml
+from fleet.registry import Selection
+from fleet.report import FleetReport
+from fleet.status import fleet_report
+from fleet.workspace import Workspace
+
+NOT_CONVERGED_EXIT = 3
+
+
+class NotConverged(FleetError):
+    """--exit-code: some selected cluster is OutOfSync, drifted, not Healthy or unreachable."""
+
+    exit_code = NOT_CONVERGED_EXIT
+
+
+def _report(workspace: Workspace, selection: Selection) -> FleetReport:
+    clusters = workspace.select(selection)
+    rendered = [workspace.render(c) for c in clusters]
+    return run(fleet_report(rendered, workspace.config))
+
+
+@click.command()
+@selection_options
+@repo_options
+@click.option(
+    "-o", "--output", "fmt", type=click.Choice(["table", "wide", "json", "yaml"]), default="table", show_default=True
+)
+@click.option(
+    "--exit-code", is_flag=True, help=f"Exit {NOT_CONVERGED_EXIT} unless every cluster is Synced and Healthy."
+)
+def status(workspace: Workspace, selection: Selection, fmt: str, exit_code: bool) -> None:
+    """The fleet at a glance: sync state, health and drift of every selected cluster, grouped by env.
+
+    Queries the clusters live and concurrently; an unreachable cluster shows as Unknown with the reason.
+    """
+    report = _report(workspace, selection)
+    if fmt == "json":
+        click.echo(to_json(report.to_dict()))
+    elif fmt == "yaml":
+        click.echo(to_yaml(report.to_dict()), nl=False)
+    else:
+        click.echo(view.status_table(report, wide=fmt == "wide"))
+    if exit_code and not report.ok:
+        bad = [c.name for c in report.clusters if not c.ok]
+        raise NotConverged(f"not Synced and Healthy: {', '.join(bad)}")
+
+
+@click.command()
+@click.argument("cluster")
+@repo_options
+@click.option("-o", "--output", "fmt", type=click.Choice(["text", "json", "yaml"]), default="text", show_default=True)
+@click.option("--exit-code", is_flag=True, help="Exit 3 when the cluster has drift.")
+def drift(workspace: Workspace, cluster: str, fmt: str, exit_code: bool) -> None:
+    """One cluster's drift: every object that differs from Git, field by field, with who changed it."""
+    report = _report(workspace, Selection(clusters=(cluster,))).clusters[0]
+    if fmt == "text":
+        click.echo(view.drift_text(report))
+    else:
+        data = report.to_dict(with_items=True)
+        click.echo(to_json(data) if fmt == "json" else to_yaml(data), nl=fmt == "json")
+    if report.error:
+        raise FleetError(f"cluster {cluster} could not be read: {report.error}")
+    if exit_code and report.drift:
+        raise NotConverged(f"{cluster} has {len(report.drift)} drifted objects")

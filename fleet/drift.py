@@ -1,0 +1,231 @@
+"""Drift of one cluster: every object fleet manages compared with what Git wants, read-only.
+
+- modified: the server-side dry run of the desired object differs from the live object (so server
+  defaults never count), or another manager added labels/annotations to it; each field with desired and
+  live value and the manager and time of its last change, from managedFields.
+- missing: desired but not in the cluster (deleted behind fleet's back, or never synced).
+- extra: in the inventory but no longer desired (prune pending).
+- conflict: another field manager owns a field fleet sets (a plain sync would be refused).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from fleet import inventory as inv
+from fleet.diff import field_diffs, normalise
+from fleet.health import Health, assess, worst
+from fleet.kube.api import APPLY_CONTENT_TYPE, FIELD_MANAGER, ApiError, ClusterApi
+from fleet.kube.discovery import Discovery, UnknownKind
+from fleet.objects import ObjectKey
+from fleet.render.engine import RenderedCluster
+
+# Labels and annotations that Kubernetes' own components put on objects: never drift.
+SYSTEM_METADATA_PREFIXES = ("kubectl.kubernetes.io/", "deployment.kubernetes.io/", "kubernetes.io/", "k8s.io/")
+
+
+PRUNE_PENDING = "in the inventory but no longer desired: prune pending"
+
+
+class DriftType(StrEnum):
+    MODIFIED = "modified"
+    MISSING = "missing"
+    EXTRA = "extra"
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True)
+class DriftField:
+    path: str
+    desired: Any
+    live: Any
+    manager: str = ""
+    time: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "desired": self.desired,
+            "live": self.live,
+            "manager": self.manager,
+            "time": self.time,
+        }
+
+
+@dataclass(frozen=True)
+class DriftItem:
+    key: ObjectKey
+    type: DriftType
+    fields: tuple[DriftField, ...] = ()
+    message: str = ""
+    desired: dict[str, Any] | None = field(default=None, repr=False, compare=False)  # normalised, for text diffs
+    live: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "kind": self.key.kind,
+            "group": self.key.group,
+            "namespace": self.key.namespace,
+            "name": self.key.name,
+            "type": str(self.type),
+            "fields": [f.to_dict() for f in self.fields],
+        }
+        if self.message:
+            data["message"] = self.message
+        return data
+
+
+@dataclass(frozen=True)
+class ClusterDrift:
+    items: tuple[DriftItem, ...]
+    health: Health
+    object_health: dict[ObjectKey, Health]
+    inventory: inv.Inventory
+    inventory_written_at: str  # when fleet last wrote the inventory: the last sync that changed anything
+
+
+# ---- managedFields --------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"([^.\[]+)|\[name=([^\]]+)\]|\[(\d+)\]")
+
+
+def _field_tokens(path: str) -> list[str] | None:
+    """``spec.containers[name=web].image`` -> fieldsV1 keys; None when a list index cannot be mapped."""
+    tokens = []
+    for key, name, index in _TOKEN.findall(path):
+        if key:
+            tokens.append(f"f:{key}")
+        elif name:
+            tokens.append("k:" + json.dumps({"name": name}, separators=(",", ":")))
+        elif index:
+            return None
+    return tokens
+
+
+def _owns(fields: Any, tokens: list[str]) -> bool:
+    node = fields
+    for token in tokens:
+        if not isinstance(node, dict) or token not in node:
+            return False
+        node = node[token]
+    return True
+
+
+def last_change(live: dict[str, Any], path: str) -> tuple[str, str]:
+    """The field manager (and time) that owns ``path`` in ``live``, preferring managers other than fleet."""
+    tokens = _field_tokens(path)
+    entries = (live.get("metadata") or {}).get("managedFields") or []
+    if tokens is None:
+        return "", ""
+    owners = []
+    # A field fleet no longer sets (absent on the desired side) may still be owned by a parent entry.
+    for cut in range(len(tokens), 0, -1):
+        owners = [e for e in entries if _owns(e.get("fieldsV1") or {}, tokens[:cut])]
+        if owners:
+            break
+    foreign = [e for e in owners if e.get("manager") != FIELD_MANAGER] or owners
+    if not foreign:
+        return "", ""
+    latest = max(foreign, key=lambda e: str(e.get("time", "")))
+    manager = str(latest.get("manager", ""))
+    if latest.get("subresource"):
+        manager += f" ({latest['subresource']})"
+    return manager, str(latest.get("time", ""))
+
+
+def _fleet_write_time(live: dict[str, Any]) -> str:
+    entries = (live.get("metadata") or {}).get("managedFields") or []
+    return max((str(e.get("time", "")) for e in entries if e.get("manager") == FIELD_MANAGER), default="")
+
+
+def _foreign_metadata(desired: dict[str, Any], live: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Labels and annotations someone else added to an object fleet manages."""
+    extra = []
+    for kind in ("labels", "annotations"):
+        want = (desired.get("metadata") or {}).get(kind) or {}
+        for key, value in sorted(((live.get("metadata") or {}).get(kind) or {}).items()):
+            if key not in want and not key.startswith(SYSTEM_METADATA_PREFIXES):
+                extra.append((f"metadata.{kind}.{key}", value))
+    return extra
+
+
+# ---- the comparison -------------------------------------------------------------------------------
+
+
+class DriftScan:
+    def __init__(self, api: ClusterApi, rendered: RenderedCluster, *, inventory_name: str = inv.NAME) -> None:
+        self.api = api
+        self.rendered = rendered
+        self.inventory_name = inventory_name
+        self.discovery = Discovery(api)
+
+    async def run(self) -> ClusterDrift:
+        inventory_live = await self._inventory_object()
+        inventory = inv.Inventory.from_configmap(inventory_live) if inventory_live else inv.Inventory.empty()
+        async with asyncio.TaskGroup() as tasks:
+            futures = {key: tasks.create_task(self._object(key, obj)) for key, obj in self.rendered.objects.items()}
+        items: list[DriftItem] = []
+        healths: dict[ObjectKey, Health] = {}
+        for key, future in futures.items():
+            item, health = future.result()
+            healths[key] = health
+            if item is not None:
+                items.append(item)
+        for key in sorted(k for k in inventory.entries if k not in self.rendered.objects):
+            items.append(
+                DriftItem(key, DriftType.EXTRA, message="in the inventory but no longer desired: prune pending")
+            )
+        written = _fleet_write_time(inventory_live) if inventory_live else ""
+        return ClusterDrift(tuple(items), worst(healths.values()), healths, inventory, written)
+
+    async def _inventory_object(self) -> dict[str, Any] | None:
+        try:
+            found = await self.api.get(f"/api/v1/namespaces/{inv.NAMESPACE}/configmaps/{self.inventory_name}")
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return found if isinstance(found, dict) else None
+
+    async def _object(self, key: ObjectKey, obj: dict[str, Any]) -> tuple[DriftItem | None, Health]:
+        try:
+            resource = await self.discovery.resource(obj["apiVersion"], obj["kind"])
+        except UnknownKind as exc:
+            return DriftItem(key, DriftType.MISSING, message=str(exc)), assess(None)
+        path = resource.object_path(key)
+        try:
+            live = await self.api.get(path)
+        except ApiError as exc:
+            if exc.status == 404:
+                return DriftItem(key, DriftType.MISSING, message="not found in the cluster"), assess(None)
+            raise
+        health = assess(live)
+        query = {"fieldManager": FIELD_MANAGER, "force": "false", "dryRun": "All"}
+        drift_type = DriftType.MODIFIED
+        message = ""
+        try:
+            dry = await self.api.request("PATCH", path, query=query, body=obj, content_type=APPLY_CONTENT_TYPE)
+        except ApiError as exc:
+            if exc.status != 409:
+                return DriftItem(key, DriftType.MODIFIED, message=f"dry run failed: {exc}"), health
+            drift_type, message = DriftType.CONFLICT, exc.message
+            dry = await self.api.request(
+                "PATCH", path, query={**query, "force": "true"}, body=obj, content_type=APPLY_CONTENT_TYPE
+            )
+        want, have = normalise(dry), normalise(live)
+        fields = []
+        for diff in field_diffs(want, have):
+            manager, when = last_change(live, diff.path)
+            fields.append(DriftField(diff.path, diff.desired, diff.live, manager, when))
+        for path_, value in _foreign_metadata(obj, live):
+            if not any(f.path == path_ for f in fields):
+                manager, when = last_change(live, path_)
+                fields.append(DriftField(path_, None, value, manager, when))
+        if not fields and drift_type is DriftType.MODIFIED:
+            return None, health
+        return DriftItem(key, drift_type, tuple(fields), message, want, have), health

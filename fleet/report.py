@@ -1,0 +1,120 @@
+"""The fleet report: one entry per cluster (sync state, health, drift, revisions, errors) and a fleet-wide
+summary with a one-line reason for every cluster that is not Synced and Healthy.
+
+Built from data (drift scans, change sets, errors), never from logs; the CLI prints it live and the hub
+serves the same model. The JSON shape is documented in the README and stable.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from fleet.drift import DriftItem
+from fleet.health import Code, Health
+from fleet.objects import ObjectKey
+
+
+class SyncState(StrEnum):
+    SYNCED = "Synced"
+    OUT_OF_SYNC = "OutOfSync"
+    UNKNOWN = "Unknown"
+
+
+def iso(epoch: float | None) -> str | None:
+    return None if epoch is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+@dataclass(frozen=True)
+class ClusterReport:
+    name: str
+    env: str
+    labels: dict[str, str]
+    revision: str  # what Git wants now
+    applied_revision: str = ""  # what the cluster's inventory records as last fully synced
+    sync: SyncState = SyncState.UNKNOWN
+    health: Health = field(default_factory=lambda: Health(Code.UNKNOWN))
+    health_object: ObjectKey | None = None  # the object that decides the cluster's health
+    drift: tuple[DriftItem, ...] = ()
+    last_sync: str | None = None
+    last_sync_duration: float | None = None
+    error: str | None = None
+    error_since: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.sync is SyncState.SYNCED and self.health.code is Code.HEALTHY and not self.error
+
+    def why(self) -> str | None:
+        """One line saying why the cluster is not Synced and Healthy; None when it is."""
+        if self.error:
+            since = f" since {self.error_since}" if self.error_since else ""
+            return f"unreachable{since}: {self.error}"
+        reasons = []
+        if self.drift:
+            first = self.drift[0]
+            detail = f"{first.type} {first.key}"
+            if first.fields and first.fields[0].manager:
+                detail += f" ({first.fields[0].path} changed by {first.fields[0].manager})"
+            more = f" and {len(self.drift) - 1} more" if len(self.drift) > 1 else ""
+            reasons.append(f"OutOfSync: {detail}{more}")
+        if self.health.code is not Code.HEALTHY:
+            what = f"{self.health_object}: " if self.health_object else ""
+            reasons.append(f"{self.health.code.label} because {what}{self.health.message}".rstrip(": "))
+        return "; ".join(reasons) or None
+
+    def to_dict(self, *, with_items: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "name": self.name,
+            "env": self.env,
+            "labels": dict(sorted(self.labels.items())),
+            "revision": self.revision,
+            "appliedRevision": self.applied_revision or None,
+            "sync": str(self.sync),
+            "health": {**self.health.to_dict(), "object": str(self.health_object) if self.health_object else None},
+            "drift": len(self.drift),
+            "error": self.error,
+            "errorSince": self.error_since,
+            "lastSync": self.last_sync,
+            "lastSyncDuration": self.last_sync_duration,
+            "why": self.why(),
+        }
+        if with_items:
+            data["items"] = [item.to_dict() for item in self.drift]
+        return data
+
+
+@dataclass(frozen=True)
+class FleetReport:
+    clusters: tuple[ClusterReport, ...]
+    generated_at: str
+
+    def summary(self) -> dict[str, Any]:
+        per_env: dict[str, Counter[str]] = {}
+        for cluster in self.clusters:
+            counts = per_env.setdefault(cluster.env, Counter())
+            counts[str(cluster.sync)] += 1
+            counts["Unreachable" if cluster.error else cluster.health.code.label] += 1
+        total = Counter(str(c.sync) for c in self.clusters) + Counter(
+            "Unreachable" if c.error else c.health.code.label for c in self.clusters
+        )
+        return {
+            "clusters": len(self.clusters),
+            "ok": sum(1 for c in self.clusters if c.ok),
+            "states": dict(sorted(total.items())),
+            "envs": {env: dict(sorted(c.items())) for env, c in sorted(per_env.items())},
+        }
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.clusters)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "generatedAt": self.generated_at,
+            "summary": self.summary(),
+            "clusters": [c.to_dict() for c in self.clusters],
+        }
