@@ -6,11 +6,14 @@ and the permission to run kubeconfig credential plugins live here.
     # ~/.config/fleet/config.yaml (or --config / $FLEET_CONFIG)
     credentialsDir: ~/fleet-credentials     # relative kubeconfig paths in clusters/ resolve here
     allowCredentialPlugins: false           # kubeconfigs with exec/auth-provider users
+    inventoryName: fleet-inventory          # the ConfigMap in fleet-system recording what this hub applied;
+                                            # two hubs managing one cluster need different names
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +21,8 @@ from fleet.errors import InputError
 from fleet.paths import default_credentials_dir
 from fleet.yamlio import load_one
 
-KNOWN_KEYS = {"credentialsDir", "allowCredentialPlugins"}
+KNOWN_KEYS = {"credentialsDir", "allowCredentialPlugins", "inventoryName"}
+DEFAULT_INVENTORY = "fleet-inventory"
 
 
 def default_config_path() -> Path:
@@ -33,6 +37,7 @@ def default_config_path() -> Path:
 class FleetConfig:
     credentials_dir: Path
     allow_credential_plugins: bool = False
+    inventory: str = DEFAULT_INVENTORY
 
     @classmethod
     def default(cls) -> FleetConfig:
@@ -61,4 +66,9 @@ class FleetConfig:
         if creds is not None and not isinstance(creds, str):
             raise InputError("must be a path", path=str(path), field="credentialsDir")
         credentials_dir = Path(os.path.expandvars(creds)).expanduser() if creds else default_credentials_dir()
-        return cls(credentials_dir, allow)
+        inventory = data.get("inventoryName", DEFAULT_INVENTORY)
+        if not isinstance(inventory, str) or not re.match(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", inventory):
+            raise InputError(
+                "must be a ConfigMap name (lowercase DNS subdomain)", path=str(path), field="inventoryName"
+            )
+        return cls(credentials_dir, allow, inventory)

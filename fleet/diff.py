@@ -81,3 +81,32 @@ def field_diffs(desired: Any, live: Any, path: str = "") -> list[FieldDiff]:
             d for i, (a, b) in enumerate(zip(desired, live, strict=True)) for d in field_diffs(a, b, f"{path}[{i}]")
         ]
     return [] if desired == live else [FieldDiff(path, desired, live)]
+
+
+def specified_diffs(desired: Any, live: Any, path: str = "") -> list[FieldDiff]:
+    """Differences in the fields ``desired`` specifies only (fields only the live object has are ignored).
+
+    The fallback when no server-side dry run is possible (the server rejects the merged object): less
+    exact than a dry run, since server defaults of unspecified fields cannot show up here anyway."""
+    if isinstance(desired, dict) and isinstance(live, dict):
+        diffs: list[FieldDiff] = []
+        for key in sorted(desired, key=str):
+            child = f"{path}.{key}" if path else str(key)
+            diffs += (
+                specified_diffs(desired[key], live.get(key), child)
+                if key in live
+                else [FieldDiff(child, desired[key], None)]
+            )
+        return diffs
+    if isinstance(desired, list) and isinstance(live, list) and _list_key(desired) and _list_key(live):
+        by_name_live = {i["name"]: i for i in live}
+        diffs = []
+        for item in desired:
+            child = f"{path}[name={item['name']}]"
+            diffs += (
+                specified_diffs(item, by_name_live[item["name"]], child)
+                if item["name"] in by_name_live
+                else [FieldDiff(child, item, None)]
+            )
+        return diffs
+    return [] if desired == live else [FieldDiff(path, desired, live)]

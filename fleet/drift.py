@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from fleet import inventory as inv
-from fleet.diff import field_diffs, normalise
+from fleet.diff import field_diffs, normalise, specified_diffs
 from fleet.health import Health, assess, worst
 from fleet.kube.api import APPLY_CONTENT_TYPE, FIELD_MANAGER, ApiError, ClusterApi
 from fleet.kube.discovery import Discovery, UnknownKind
@@ -209,17 +209,25 @@ class DriftScan:
         drift_type = DriftType.MODIFIED
         message = ""
         try:
-            dry = await self.api.request("PATCH", path, query=query, body=obj, content_type=APPLY_CONTENT_TYPE)
+            try:
+                dry = await self.api.request("PATCH", path, query=query, body=obj, content_type=APPLY_CONTENT_TYPE)
+            except ApiError as exc:
+                if exc.status != 409:
+                    raise
+                drift_type, message = DriftType.CONFLICT, exc.message
+                dry = await self.api.request(
+                    "PATCH", path, query={**query, "force": "true"}, body=obj, content_type=APPLY_CONTENT_TYPE
+                )
+            want, have = normalise(dry), normalise(live)
+            diffs = field_diffs(want, have)
         except ApiError as exc:
-            if exc.status != 409:
-                return DriftItem(key, DriftType.MODIFIED, message=f"dry run failed: {exc}"), health
-            drift_type, message = DriftType.CONFLICT, exc.message
-            dry = await self.api.request(
-                "PATCH", path, query={**query, "force": "true"}, body=obj, content_type=APPLY_CONTENT_TYPE
-            )
-        want, have = normalise(dry), normalise(live)
+            # The server rejects the merge of Git's object into the live one (for example a port renumbered
+            # behind fleet's back collides with Git's): compare the fields Git specifies instead.
+            message = f"a sync would fail: {exc}"
+            want, have = normalise(obj), normalise(live)
+            diffs = specified_diffs(want, have)
         fields = []
-        for diff in field_diffs(want, have):
+        for diff in diffs:
             manager, when = last_change(live, diff.path)
             fields.append(DriftField(diff.path, diff.desired, diff.live, manager, when))
         for path_, value in _foreign_metadata(obj, live):

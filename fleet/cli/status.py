@@ -26,7 +26,7 @@ class NotConverged(FleetError):
 def _report(workspace: Workspace, selection: Selection) -> FleetReport:
     clusters = workspace.select(selection)
     rendered = [workspace.render(c) for c in clusters]
-    return run(fleet_report(rendered, workspace.config))
+    return run(fleet_report(rendered, workspace.config, inventory_name=workspace.config.inventory))
 
 
 @click.command()

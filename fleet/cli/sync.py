@@ -102,6 +102,7 @@ def sync(
         wait=wait,
         wait_timeout=wait_timeout,
         force_conflicts=force_conflicts,
+        inventory=workspace.config.inventory,
     )
     _print(_run(workspace, selection, options), fmt, show_diff=dry_run, require_healthy=wait)
 
@@ -119,4 +120,5 @@ def plan(workspace: Workspace, selection: Selection, prune: bool, fmt: str) -> N
     Computed with server-side dry runs against the live clusters. `--ref BRANCH` plans a branch before it
     is merged; `-o markdown` is meant for a pull-request comment.
     """
-    _print(_run(workspace, selection, SyncOptions(dry_run=True, prune=prune)), fmt, show_diff=True)
+    options = SyncOptions(dry_run=True, prune=prune, inventory=workspace.config.inventory)
+    _print(_run(workspace, selection, options), fmt, show_diff=True)

@@ -72,7 +72,13 @@ class FleetRepo:
             )
         self.repo = git_repo(root, files)
         self.root = root
-        self.config = FleetConfig(lab.kubeconfig(next(iter(clusters))).parent)
+        self.config = FleetConfig(lab.kubeconfig(next(iter(clusters))).parent, inventory=self.inventory)
+        # For the CLI: a hub config with this fleet's credentials dir and inventory name.
+        self.config_file = root.parent / f"{self.namespace}-hub.yaml"
+        self.config_file.write_text(f"credentialsDir: {self.config.credentials_dir}\ninventoryName: {self.inventory}\n")
+
+    def cli_env(self) -> dict[str, str]:
+        return {"FLEET_CONFIG": str(self.config_file)}
 
     def commit(self, files: dict[str, str | None], message: str = "change") -> str:
         return commit_files(self.repo, files, message)
