@@ -18,6 +18,7 @@ class StrictLoader(_Base):  # type: ignore[misc]
     """SafeLoader that refuses a mapping with the same key twice (YAML says it is an error)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        self.flatten_mapping(node)  # resolve `<<` merge keys first: they are not duplicates
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
@@ -50,11 +51,87 @@ def load_one(
         raise error("YAML nested too deeply", path=path, cluster=cluster) from None
 
 
+class _NeedsFullLoader(Exception):
+    """A construct the fast path does not handle (merge keys, custom tags): use PyYAML's constructor."""
+
+
+_STR, _INT, _FLOAT, _BOOL, _NULL = (f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null"))
+_MERGE = "tag:yaml.org,2002:merge"
+_SCALARS = yaml.constructor.SafeConstructor()
+MAX_NODES = 2_000_000  # per document stream: aliases are expanded, so an alias bomb stops here
+
+
+class _Converter:
+    """Nodes composed by the C parser -> plain Python data, twice as fast as PyYAML's constructor.
+
+    Aliases are expanded into copies, so that fleet's edits to one place (labels, namespaces) never leak
+    into another place that shared an anchor; timestamps stay strings, as Kubernetes expects."""
+
+    def __init__(self) -> None:
+        self.budget = MAX_NODES
+
+    def convert(self, node: yaml.Node) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"expands to more than {MAX_NODES} nodes (alias bomb?)", node.start_mark
+            )
+        tag = node.tag
+        if isinstance(node, yaml.ScalarNode):
+            if tag == _STR:
+                return node.value
+            if tag == _INT:
+                return _SCALARS.construct_yaml_int(node)
+            if tag == _BOOL:
+                return _SCALARS.construct_yaml_bool(node)
+            if tag == _NULL:
+                return None
+            if tag == _FLOAT:
+                return _SCALARS.construct_yaml_float(node)
+            if tag == "tag:yaml.org,2002:timestamp":
+                return node.value
+            raise _NeedsFullLoader
+        if isinstance(node, yaml.SequenceNode):
+            return [self.convert(item) for item in node.value]
+        if not isinstance(node, yaml.MappingNode) or tag != "tag:yaml.org,2002:map":
+            raise _NeedsFullLoader
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                raise _NeedsFullLoader
+            key = self.convert(key_node)
+            try:
+                duplicate = key in result
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a mapping key must be a string or number", key_node.start_mark
+                ) from None
+            if duplicate:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            result[key] = self.convert(value_node)
+        return result
+
+
+def _fast_load_all(text: str) -> list[Any]:
+    loader = _Base(text)
+    try:
+        documents = []
+        converter = _Converter()
+        while loader.check_node():
+            documents.append(converter.convert(loader.get_node()))
+        return documents
+    finally:
+        loader.dispose()
+
+
 def load_all(
     text: str, path: str, *, cluster: str | None = None, what: str = "", error: type[InputError] = InputError
 ) -> list[Any]:
     try:
-        return list(yaml.load_all(text, Loader=StrictLoader))
+        try:
+            return _fast_load_all(text)
+        except _NeedsFullLoader:
+            return list(yaml.load_all(text, Loader=StrictLoader))
     except yaml.YAMLError as exc:
         raise _error(exc, path, cluster=cluster, what=what, error=error) from None
     except RecursionError:

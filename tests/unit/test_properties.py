@@ -60,3 +60,27 @@ def test_selector_semantics(labels: dict[str, str], value: str) -> None:
     assert parse_selector(f"region in ({value},zz)").matches(labels) == (labels.get("region") in (value, "zz"))
     assert parse_selector("!wave").matches(labels) == ("wave" not in labels)
     assert parse_selector("wave").matches(labels) == ("wave" in labels)
+
+
+yaml_values = st.recursive(
+    st.one_of(st.integers(), st.floats(allow_nan=False), st.text(max_size=8), st.booleans(), st.none()),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=15,
+)
+
+
+@given(st.lists(yaml_values, min_size=1, max_size=3))
+def test_fast_yaml_loader_agrees_with_pyyaml(documents: list[Any]) -> None:
+    from fleet.yamlio import load_all
+
+    text = yaml.safe_dump_all(documents)
+    assert load_all(text, "x.yaml") == list(yaml.safe_load_all(text))
+
+
+def test_fast_yaml_loader_copies_aliases_and_handles_merge_keys() -> None:
+    from fleet.yamlio import load_all
+
+    doc = load_all("a: &l {x: 1}\nb: *l\nc:\n  <<: *l\n  y: 2\n", "x.yaml")[0]
+    assert doc == {"a": {"x": 1}, "b": {"x": 1}, "c": {"x": 1, "y": 2}}
+    doc["a"]["x"] = 5
+    assert doc["b"]["x"] == 1  # no shared objects: editing one place never changes another
