@@ -112,6 +112,15 @@ class _Converter:
         return result
 
 
+def _unshare(value: Any) -> Any:
+    """A copy in which no dict or list appears twice (PyYAML shares the objects of an alias)."""
+    if isinstance(value, dict):
+        return {k: _unshare(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unshare(v) for v in value]
+    return value
+
+
 def _fast_load_all(text: str) -> list[Any]:
     loader = _Base(text)
     try:
@@ -131,7 +140,7 @@ def load_all(
         try:
             return _fast_load_all(text)
         except _NeedsFullLoader:
-            return list(yaml.load_all(text, Loader=StrictLoader))
+            return [_unshare(doc) for doc in yaml.load_all(text, Loader=StrictLoader)]
     except yaml.YAMLError as exc:
         raise _error(exc, path, cluster=cluster, what=what, error=error) from None
     except RecursionError:
