@@ -112,12 +112,16 @@ class _Converter:
         return result
 
 
-def _unshare(value: Any) -> Any:
+def _unshare(value: Any, budget: list[int] | None = None) -> Any:
     """A copy in which no dict or list appears twice (PyYAML shares the objects of an alias)."""
+    budget = budget if budget is not None else [MAX_NODES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise yaml.constructor.ConstructorError(None, None, f"expands to more than {MAX_NODES} nodes (alias bomb?)")
     if isinstance(value, dict):
-        return {k: _unshare(v) for k, v in value.items()}
+        return {k: _unshare(v, budget) for k, v in value.items()}
     if isinstance(value, list):
-        return [_unshare(v) for v in value]
+        return [_unshare(v, budget) for v in value]
     return value
 
 
