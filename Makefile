@@ -27,7 +27,8 @@ lab-build: venv
 demo: lab-build
 	$(FLEET) lab up
 	$(FLEET) clusters
-	$(FLEET) render --env prod --cluster prod-eu-1 | head -40
+	$(FLEET) sync --wait
+	$(FLEET) status
 
 lab-down: venv
 	$(FLEET) lab down

@@ -58,7 +58,7 @@ def _item_text(item: DriftItem) -> str:
     head = f"{item.type} {item.key}" + (f": {item.message}" if item.message else "")
     lines = [head]
     for f in item.fields:
-        who = f" (by {f.manager} at {f.time})" if f.manager else ""
+        who = f" (by {f.manager}" + (f" at {f.time})" if f.time else ")") if f.manager else ""
         lines.append(f"  {f.path}: desired {_fmt(f.desired)}, live {_fmt(f.live)}{who}")
     if item.desired is not None and item.live is not None:
         desired = dump_yaml([item.desired]).splitlines(keepends=True)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from fleet.changeset import Action, ChangeSet
 from fleet.output import table
 
+CREATED_LISTED = 5  # more created objects than this are summarised in one line (plan lists them all)
 SHOWN = (Action.CREATED, Action.CONFIGURED, Action.DELETED, Action.SKIPPED, Action.FAILED)
 HEADERS = ["CLUSTER", "ENV", "REVISION", "CREATED", "CONFIGURED", "UNCHANGED", "DELETED", "FAILED", "HEALTH", "TIME"]
 
@@ -44,8 +45,12 @@ def details(results: Sequence[ChangeSet], *, show_diff: bool) -> str:
         if cs.error:
             lines.append(f"{cs.cluster}: error: {cs.error}")
             continue
+        created = [c for c in cs.changes if c.action is Action.CREATED and not c.message]
+        if len(created) > CREATED_LISTED and not show_diff:
+            kinds = sorted({c.key.kind for c in created})
+            lines.append(f"{cs.cluster}: created {len(created)} objects ({', '.join(kinds)})")
         for change in cs.changes:
-            if change.action not in SHOWN:
+            if change.action not in SHOWN or (change in created and len(created) > CREATED_LISTED and not show_diff):
                 continue
             message = f": {change.message}" if change.message else ""
             lines.append(f"{cs.cluster}: {change.action.value} {change.key}{message}")
