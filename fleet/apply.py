@@ -18,7 +18,7 @@ from typing import Any
 
 from fleet import inventory as inv
 from fleet.changeset import Action, ChangeSet, ObjectChange
-from fleet.diff import differs, field_diffs, normalise
+from fleet.diff import differs, field_diffs, foreign_owned, leaf_paths, normalise, specified_diffs
 from fleet.errors import ClusterError
 from fleet.health import Code, Health, assess, worst
 from fleet.kube.api import APPLY_CONTENT_TYPE, FIELD_MANAGER, ApiError, ClusterApi
@@ -82,7 +82,7 @@ class ClusterSync:
 
     async def run(self) -> ChangeSet:
         started_at, started = time.time(), time.monotonic()
-        writes_before = self.api.writes
+        writes_before, requests_before = self.api.writes, self.api.requests
         try:
             changes = await self._sync()
             error = None
@@ -105,6 +105,7 @@ class ClusterSync:
             started_at=started_at,
             duration=time.monotonic() - started,
             writes=self.api.writes - writes_before,
+            requests=self.api.requests - requests_before,
             health=health,
         )
 
@@ -122,7 +123,7 @@ class ClusterSync:
             # Before anything is applied: whatever this sync creates is in the inventory even if the
             # process dies halfway, so a later sync can prune it.
             await inv.write(self.api, grown, self.options.inventory)
-        applied = await self._apply_all(live)
+        applied = await self._apply_all(live, old)
         apply_failed = any(a.change.action is Action.FAILED for a in applied)
         prune_from = grown if not self.options.dry_run else old
         prune_changes, kept = await self._prune(prune_from, skip_reason="apply failed" if apply_failed else None)
@@ -142,27 +143,78 @@ class ClusterSync:
         return live is not None and key not in old.entries and not _is_managed_here(live, self.cluster)
 
     async def _prefetch(self) -> dict[ObjectKey, dict[str, Any] | None]:
-        """The live state of every desired object (reads only); kinds the cluster does not serve yet
-        (custom resources of a CRD in this sync) are absent."""
-
-        async def one(key: ObjectKey, obj: dict[str, Any]) -> tuple[ObjectKey, dict[str, Any] | None] | None:
+        """The live state of every desired object, read with one LIST per resource and namespace (not one
+        GET per object). Kinds the cluster does not serve yet (custom resources of a CRD in this sync) are
+        absent from the result."""
+        groups: dict[tuple[str, str], list[tuple[ObjectKey, dict[str, Any]]]] = {}
+        resources = {}
+        for key, obj in self.desired.items():
             try:
                 resource = await self.discovery.resource(obj["apiVersion"], obj["kind"])
             except UnknownKind:
-                return None
-            return key, await self._get(resource.object_path(key))
+                continue
+            collection = resource.collection_path(key.namespace if resource.namespaced else None)
+            resources[collection] = resource
+            groups.setdefault((collection, obj["apiVersion"]), []).append((key, obj))
+
+        async def one(collection: str, api_version: str) -> dict[ObjectKey, dict[str, Any] | None]:
+            items = groups[(collection, api_version)]
+            listed = await self._list(collection)
+            kind = items[0][1]["kind"]
+            found = {}
+            for item in listed:
+                item.setdefault("apiVersion", api_version)
+                item.setdefault("kind", kind)
+                meta = item.get("metadata") or {}
+                found[(meta.get("namespace") or "", meta.get("name"))] = item
+            return {
+                key: found.get((key.namespace if resources[collection].namespaced else "", key.name))
+                for key, _ in items
+            }
 
         async with asyncio.TaskGroup() as tasks:
-            futures = [tasks.create_task(one(k, o)) for k, o in self.desired.items()]
-        return dict(r for f in futures if (r := f.result()) is not None)
+            futures = [tasks.create_task(one(c, v)) for c, v in groups]
+        result: dict[ObjectKey, dict[str, Any] | None] = {}
+        for future in futures:
+            result.update(future.result())
+        return result
 
-    async def _apply_all(self, live: dict[ObjectKey, dict[str, Any] | None]) -> list[_Applied]:
+    async def _list(self, collection: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        token = ""
+        while True:
+            query = {"limit": "500", **({"continue": token} if token else {})}
+            try:
+                page = await self.api.request("GET", collection, query=query)
+            except ApiError as exc:
+                if exc.status == 404:  # the namespace does not exist yet
+                    return items
+                raise
+            items += page.get("items") or []
+            token = (page.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return items
+
+    def _locally_unchanged(self, key: ObjectKey, obj: dict[str, Any], live: dict[str, Any], old: inv.Inventory) -> bool:
+        """True when applying ``obj`` cannot change ``live``, decided without a request: Git has not changed
+        the object since fleet last applied it (same digest in the inventory), every field Git sets has the
+        same value live, and no other field manager owns any of those fields. Anything else (a server that
+        normalises a value, a field another manager touched) goes through a server-side dry run."""
+        entry = old.entries.get(key)
+        if entry is None or entry.digest != inv.digest(obj) or entry.adopted:
+            return False
+        want, have = normalise(obj), normalise(live)
+        if specified_diffs(want, have):
+            return False
+        return not foreign_owned(live, leaf_paths(want))
+
+    async def _apply_all(self, live: dict[ObjectKey, dict[str, Any] | None], old: inv.Inventory) -> list[_Applied]:
         results: list[_Applied] = []
         phases = groupby(self.desired.items(), key=lambda kv: apply_order(kv[0], kv[1])[:2])
         for _, group in phases:
             items = list(group)
             async with asyncio.TaskGroup() as tasks:
-                futures = [tasks.create_task(self._apply_one(key, obj, live)) for key, obj in items]
+                futures = [tasks.create_task(self._apply_one(key, obj, live, old)) for key, obj in items]
             phase_results = [f.result() for f in futures]
             results += phase_results
             if not self.options.dry_run:
@@ -170,7 +222,11 @@ class ClusterSync:
         return results
 
     async def _apply_one(
-        self, key: ObjectKey, obj: dict[str, Any], prefetched: dict[ObjectKey, dict[str, Any] | None]
+        self,
+        key: ObjectKey,
+        obj: dict[str, Any],
+        prefetched: dict[ObjectKey, dict[str, Any] | None],
+        old: inv.Inventory,
     ) -> _Applied:
         def result(action: Action, message: str = "", live: Any = None, **kw: Any) -> _Applied:
             health = assess(live) if live is not None else None
@@ -186,6 +242,15 @@ class ClusterSync:
         # Kinds served only since a CRD of this sync was established were not prefetched.
         live = prefetched[key] if key in prefetched else await self._get(path)
         query = {"fieldManager": FIELD_MANAGER, "force": "true" if self.options.force_conflicts else "false"}
+        if live is not None and self._locally_unchanged(key, obj, live, old):
+            return result(Action.UNCHANGED, live=live)
+        if live is None and not self.options.dry_run:
+            # Nothing to compare with: create it (the apply itself validates, as a dry run would).
+            try:
+                created = await self._patch(path, obj, query)
+            except ApiError as exc:
+                return result(Action.FAILED, str(exc))
+            return result(Action.CREATED, "", created)
         conflict = ""
         try:
             try:

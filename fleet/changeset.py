@@ -51,6 +51,7 @@ class ChangeSet:
     started_at: float = 0.0  # epoch seconds
     duration: float = 0.0
     writes: int = 0  # write requests sent (dry runs excluded)
+    requests: int = 0  # all requests, reads and dry runs included
     health: Health = field(default=HEALTHY)
 
     @property
@@ -75,6 +76,7 @@ class ChangeSet:
             "startedAt": self.started_at,
             "durationSeconds": round(self.duration, 3),
             "writes": self.writes,
+            "requests": self.requests,
             "health": self.health.to_dict(),
             "counts": {a.value: self.counts.get(a, 0) for a in Action},
             "objects": [c.to_dict() for c in self.changes],

@@ -8,6 +8,8 @@ bookkeeping the server changes on its own.
 from __future__ import annotations
 
 import copy
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,3 +112,57 @@ def specified_diffs(desired: Any, live: Any, path: str = "") -> list[FieldDiff]:
             )
         return diffs
     return [] if desired == live else [FieldDiff(path, desired, live)]
+
+
+def leaf_paths(value: Any, path: str = "") -> list[str]:
+    """The paths of ``value``'s leaves in FieldDiff notation; named list items are addressed by name, other
+    lists count as one leaf."""
+    if isinstance(value, dict) and value:
+        return [p for key in value for p in leaf_paths(value[key], f"{path}.{key}" if path else str(key))]
+    if isinstance(value, list) and value and _list_key(value):
+        return [p for item in value for p in leaf_paths(item, f"{path}[name={item['name']}]")]
+    return [path] if path else []
+
+
+_TOKEN = re.compile(r"([^.\[]+)|\[name=([^\]]+)\]|\[(\d+)\]")
+
+
+def field_tokens(path: str) -> list[str] | None:
+    """``spec.containers[name=web].image`` -> managedFields (fieldsV1) keys; None when a list index
+    cannot be mapped."""
+    tokens = []
+    for key, name, index in _TOKEN.findall(path):
+        if key:
+            tokens.append(f"f:{key}")
+        elif name:
+            tokens.append("k:" + json.dumps({"name": name}, separators=(",", ":")))
+        elif index:
+            return None
+    return tokens
+
+
+def owns(fields: Any, tokens: list[str]) -> bool:
+    node = fields
+    for token in tokens:
+        if not isinstance(node, dict) or token not in node:
+            return False
+        node = node[token]
+    return True
+
+
+def foreign_owned(live: dict[str, Any], paths: list[str], *, manager: str = "fleet") -> bool:
+    """Whether a field manager other than ``manager`` owns any of ``paths`` (status writers excluded)."""
+    entries = [
+        e
+        for e in (live.get("metadata") or {}).get("managedFields") or []
+        if e.get("manager") != manager and e.get("subresource") != "status"
+    ]
+    if not entries:
+        return False
+    for path in paths:
+        tokens = field_tokens(path)
+        if tokens is None:
+            return True  # cannot tell: let the dry run decide
+        if any(owns(e.get("fieldsV1") or {}, tokens) for e in entries):
+            return True
+    return False

@@ -11,14 +11,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from fleet import inventory as inv
-from fleet.diff import field_diffs, normalise, specified_diffs
+from fleet.diff import field_diffs, field_tokens, normalise, owns, specified_diffs
 from fleet.health import Health, assess, worst
 from fleet.kube.api import APPLY_CONTENT_TYPE, FIELD_MANAGER, ApiError, ClusterApi
 from fleet.kube.discovery import Discovery, UnknownKind
@@ -91,41 +89,17 @@ class ClusterDrift:
 
 # ---- managedFields --------------------------------------------------------------------------------
 
-_TOKEN = re.compile(r"([^.\[]+)|\[name=([^\]]+)\]|\[(\d+)\]")
-
-
-def _field_tokens(path: str) -> list[str] | None:
-    """``spec.containers[name=web].image`` -> fieldsV1 keys; None when a list index cannot be mapped."""
-    tokens = []
-    for key, name, index in _TOKEN.findall(path):
-        if key:
-            tokens.append(f"f:{key}")
-        elif name:
-            tokens.append("k:" + json.dumps({"name": name}, separators=(",", ":")))
-        elif index:
-            return None
-    return tokens
-
-
-def _owns(fields: Any, tokens: list[str]) -> bool:
-    node = fields
-    for token in tokens:
-        if not isinstance(node, dict) or token not in node:
-            return False
-        node = node[token]
-    return True
-
 
 def last_change(live: dict[str, Any], path: str) -> tuple[str, str]:
     """The field manager (and time) that owns ``path`` in ``live``, preferring managers other than fleet."""
-    tokens = _field_tokens(path)
+    tokens = field_tokens(path)
     entries = (live.get("metadata") or {}).get("managedFields") or []
     if tokens is None:
         return "", ""
     owners = []
     # A field fleet no longer sets (absent on the desired side) may still be owned by a parent entry.
     for cut in range(len(tokens), 0, -1):
-        owners = [e for e in entries if _owns(e.get("fieldsV1") or {}, tokens[:cut])]
+        owners = [e for e in entries if owns(e.get("fieldsV1") or {}, tokens[:cut])]
         if owners:
             break
     foreign = [e for e in owners if e.get("manager") != FIELD_MANAGER] or owners

@@ -58,6 +58,7 @@ class ClusterApi:
         self.limits = limits or ApiLimits()
         self._slots = asyncio.Semaphore(self.limits.in_flight)
         self.writes = 0  # mutating requests actually sent (dry runs excluded): the "zero writes" check
+        self.requests = 0  # every request, reads and dry runs included
 
     async def close(self) -> None:
         await self.api.close()
@@ -75,6 +76,7 @@ class ClusterApi:
         """Send one request; the decoded JSON body on 2xx. Raises ApiError on an error status from the
         server, TemporaryClusterError when the cluster cannot be reached or is overloaded."""
         query_list = list((query or {}).items())
+        self.requests += 1
         if method != "GET" and ("dryRun", "All") not in query_list:
             self.writes += 1
         async with self._slots:
