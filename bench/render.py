@@ -115,12 +115,11 @@ def main() -> None:
     base_time, base_objects = best_of(baseline_render, snapshot, args.clusters, args.repeat)
     fleet_time, fleet_objects = best_of(fleet_render, snapshot, args.clusters, args.repeat)
     print(f"machine: {platform.machine()}, {platform.system()}, python {platform.python_version()}, one core")
-    print(
-        f"baseline (plain jinja2 + C YAML): {base_objects} objects in {base_time:.2f}s = {base_objects / base_time:,.0f}/s"
-    )
-    print(
-        f"fleet render:                     {fleet_objects} objects in {fleet_time:.2f}s = {fleet_objects / fleet_time:,.0f}/s"
-    )
+    for label, count, seconds in (
+        ("baseline (plain jinja2 + C YAML)", base_objects, base_time),
+        ("fleet render", fleet_objects, fleet_time),
+    ):
+        print(f"{label:34} {count} objects in {seconds:.2f}s = {count / seconds:,.0f}/s")
     print(f"ratio fleet/baseline: {fleet_time / base_time:.2f} (best of {args.repeat})")
 
 

@@ -1,0 +1,198 @@
+"""Sync throughput on real lab clusters, against two baselines in the same run.
+
+    .venv/bin/python bench/sync.py [--clusters 10] [--objects 100]
+
+Starts a lab of N clusters (its own directory, removed afterwards) and syncs M objects (ConfigMaps,
+Services and Deployments) to every cluster four ways, each into a namespace of its own:
+
+  raw      a minimal client: one server-side apply per object, the same concurrency (8 per cluster, all
+           clusters at once), nothing else. The lower bound for any tool that uses server-side apply.
+  fleet    `fleet sync` from nothing (discovery, LIST prefetch, inventory, apply, health).
+  no-op    `fleet sync` again with nothing changed.
+  kubectl  `kubectl apply --server-side` (built from the lab's pinned module) looped over the clusters.
+
+Ratios are what count: the machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+from fleet.apply import SyncOptions
+from fleet.config import FleetConfig
+from fleet.lab.local import LocalLab
+from fleet.lab.pki import CertPair
+from fleet.lab.probe import ssl_context
+from fleet.lab.topology import ClusterSpec, default_nodes
+from fleet.lab.versions import bin_dir
+from fleet.objects import ObjectKey
+from fleet.ordering import apply_order
+from fleet.registry import Cluster
+from fleet.render.engine import RenderedCluster
+from fleet.sync import sync_fleet
+
+IN_FLIGHT = 8
+
+
+def objects(namespace: str, count: int) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}]
+    labels = {"app.kubernetes.io/managed-by": "fleet", "fleet.dev/cluster": "CLUSTER", "fleet.dev/env": "bench"}
+    for i in range(count):
+        meta = {"name": f"obj-{i:04d}", "namespace": namespace, "labels": dict(labels)}
+        match i % 3:
+            case 0:
+                result.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"i": str(i)}})
+            case 1:
+                spec = {"selector": {"app": meta["name"]}, "ports": [{"name": "http", "port": 80}]}
+                result.append({"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": spec})
+            case _:
+                pod = {
+                    "metadata": {"labels": {"app": meta["name"]}},
+                    "spec": {"containers": [{"name": "a", "image": "x:1"}]},
+                }
+                spec = {"replicas": 1, "selector": {"matchLabels": {"app": meta["name"]}}, "template": pod}
+                result.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta, "spec": spec})
+    return result
+
+
+def for_cluster(objs: list[dict[str, Any]], cluster: str) -> list[dict[str, Any]]:
+    out = []
+    for obj in objs:
+        copy = yaml.safe_load(yaml.safe_dump(obj))
+        if "labels" in copy["metadata"]:
+            copy["metadata"]["labels"]["fleet.dev/cluster"] = cluster
+        out.append(copy)
+    return out
+
+
+def path_of(obj: dict[str, Any]) -> str:
+    kind, meta = obj["kind"], obj["metadata"]
+    plural = {"Namespace": "namespaces", "ConfigMap": "configmaps", "Service": "services", "Deployment": "deployments"}[
+        kind
+    ]
+    prefix = "/apis/apps/v1" if kind == "Deployment" else "/api/v1"
+    if kind == "Namespace":
+        return f"{prefix}/namespaces/{meta['name']}"
+    return f"{prefix}/namespaces/{meta['namespace']}/{plural}/{meta['name']}"
+
+
+async def raw_apply(lab: LocalLab, clusters: list[str], objs: list[dict[str, Any]]) -> float:
+    ca = CertPair(lab.paths.pki / "ca.crt", lab.paths.pki / "ca.key")
+    admin = CertPair(lab.paths.pki / "admin.crt", lab.paths.pki / "admin.key")
+    context = ssl_context(ca, admin)
+    servers = {e.name: e.server for e in lab.endpoints()}
+    started = time.perf_counter()
+    async with aiohttp.ClientSession() as session:
+
+        async def apply(cluster: str, obj: dict[str, Any], slots: asyncio.Semaphore) -> None:
+            async with slots:
+                url = servers[cluster] + path_of(obj)
+                headers = {"Content-Type": "application/apply-patch+yaml"}
+                params = {"fieldManager": "raw", "force": "true"}
+                async with session.patch(url, json=obj, headers=headers, params=params, ssl=context) as response:
+                    if response.status >= 300:
+                        raise RuntimeError(f"{cluster}: {response.status} {await response.text()}")
+
+        async def one_cluster(cluster: str) -> None:
+            slots = asyncio.Semaphore(IN_FLIGHT)
+            mine = for_cluster(objs, cluster)
+            await apply(cluster, mine[0], slots)  # the namespace first
+            await asyncio.gather(*(apply(cluster, o, slots) for o in mine[1:]))
+
+        await asyncio.gather(*(one_cluster(c) for c in clusters))
+    return time.perf_counter() - started
+
+
+def rendered(lab: LocalLab, clusters: list[str], objs: list[dict[str, Any]]) -> list[RenderedCluster]:
+    result = []
+    for name in clusters:
+        cluster = Cluster(name=name, env="bench", labels={}, kubeconfig=lab.paths.kubeconfig(name), context=name)
+        mine = {ObjectKey.of(o): o for o in for_cluster(objs, name)}
+        ordered = dict(sorted(mine.items(), key=lambda kv: apply_order(kv[0], kv[1])))
+        result.append(RenderedCluster(cluster, "bench", "bench", ordered))
+    return result
+
+
+def kubectl_apply(lab: LocalLab, clusters: list[str], objs: list[dict[str, Any]], work: Path) -> float:
+    kubectl = bin_dir() / "kubectl"
+    files = {}
+    for cluster in clusters:
+        files[cluster] = work / f"{cluster}.yaml"
+        files[cluster].write_text(yaml.safe_dump_all(for_cluster(objs, cluster)))
+    started = time.perf_counter()
+    for cluster in clusters:
+        subprocess.run(
+            [
+                str(kubectl),
+                "--kubeconfig",
+                str(lab.paths.kubeconfig(cluster)),
+                "apply",
+                "--server-side",
+                "--field-manager=kubectl-bench",
+                "-f",
+                str(files[cluster]),
+            ],
+            check=True,
+            capture_output=True,
+        )
+    return time.perf_counter() - started
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    root = Path(tempfile.mkdtemp(prefix="fleet-bench-"))
+    lab = LocalLab(root / "lab")
+    names = [f"b{i}" for i in range(1, args.clusters + 1)]
+    try:
+        started = time.perf_counter()
+        await lab.up([ClusterSpec(n, default_nodes(n)) for n in names], log=lambda _m: None)
+        print(f"lab: {len(names)} clusters ready in {time.perf_counter() - started:.1f}s")
+        config = FleetConfig(lab.paths.kubeconfigs)
+        await raw_apply(lab, names, objects("bench-warm-up", 10))  # TLS sessions, caches: not measured
+        raw_time = await raw_apply(lab, names, objects("bench-raw", args.objects))
+        fleet_objs = objects("bench-fleet", args.objects)
+        started = time.perf_counter()
+        results = await sync_fleet(rendered(lab, names, fleet_objs), config, SyncOptions())
+        fleet_time = time.perf_counter() - started
+        assert all(not r.failed for r in results), [r.error for r in results]
+        started = time.perf_counter()
+        noop = await sync_fleet(rendered(lab, names, fleet_objs), config, SyncOptions())
+        noop_time = time.perf_counter() - started
+        assert all(r.writes == 0 for r in noop), [r.writes for r in noop]
+        kubectl_time = kubectl_apply(lab, names, objects("bench-kubectl", args.objects), root)
+        total = len(names) * (args.objects + 1)
+        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}")
+        print(f"{len(names)} clusters x {args.objects + 1} objects = {total} objects")
+        print(f"raw SSA client (lower bound): {raw_time:7.2f}s  {total / raw_time:8.0f} objects/s")
+        print(f"fleet sync (from nothing):    {fleet_time:7.2f}s  {total / fleet_time:8.0f} objects/s")
+        print(f"fleet sync (no-op):           {noop_time:7.2f}s  requests/cluster {noop[0].requests}, writes 0")
+        print(f"kubectl apply --server-side:  {kubectl_time:7.2f}s  (one cluster after another)")
+        print(
+            f"ratios: fleet/raw {fleet_time / raw_time:.2f}; kubectl/fleet {kubectl_time / fleet_time:.1f}; "
+            f"no-op/full {noop_time / fleet_time:.2f}"
+        )
+    finally:
+        lab.down()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clusters", type=int, default=10)
+    parser.add_argument("--objects", type=int, default=100)
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
