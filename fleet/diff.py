@@ -7,7 +7,6 @@ bookkeeping the server changes on its own.
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from dataclasses import dataclass
@@ -25,18 +24,19 @@ NOISE_ANNOTATIONS = (
 
 
 def normalise(obj: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``obj`` without status and server bookkeeping. Shallow: only the top level, metadata and annotations
+    are copied (the rest is shared with ``obj``, so callers must not modify the result)."""
     if obj is None:
         return None
-    result = copy.deepcopy(obj)
-    result.pop("status", None)
-    meta = result.get("metadata") or {}
-    for key in NOISE_METADATA:
-        meta.pop(key, None)
-    annotations = meta.get("annotations") or {}
-    for key in NOISE_ANNOTATIONS:
-        annotations.pop(key, None)
-    if not annotations:
+    result = {k: v for k, v in obj.items() if k != "status"}
+    meta = {k: v for k, v in (result.get("metadata") or {}).items() if k not in NOISE_METADATA}
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k not in NOISE_ANNOTATIONS}
+    if annotations:
+        meta["annotations"] = annotations
+    else:
         meta.pop("annotations", None)
+    if "metadata" in result:
+        result["metadata"] = meta
     return result
 
 

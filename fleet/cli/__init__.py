@@ -46,7 +46,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from fleet.cli import clusters, lab, render, status, sync
+    from fleet.cli import clusters, lab, promote, render, status, sync
 
     cli.add_command(lab.lab)
     cli.add_command(clusters.clusters)
@@ -55,6 +55,9 @@ def _register() -> None:
     cli.add_command(sync.plan)
     cli.add_command(status.status)
     cli.add_command(status.drift)
+    cli.add_command(promote.promote)
+    cli.add_command(promote.history_command)
+    cli.add_command(promote.rollback)
 
 
 _register()

@@ -123,8 +123,9 @@ class LocalLab:
 
     def _process_names(self, state: LabState) -> list[str]:
         names = ["etcd"]
-        for cluster in state.clusters:
-            names += [process_name(cluster, c) for c in CONTROL_PLANE]
+        for cluster in state.clusters.values():
+            components = CONTROL_PLANE if cluster.nodes else CONTROL_PLANE[:1]
+            names += [process_name(cluster.name, c) for c in components]
         return names
 
     def status(self) -> list[ComponentStatus]:
@@ -316,6 +317,9 @@ class LocalLab:
             return status == 200 and text.strip() == "ok"
 
         await self._wait(apiserver, api_ready, timeout=timeout, what="ready")
+        if not cluster.nodes:
+            # An apiserver-only cluster (benchmarks): no controllers, no scheduler, no nodes.
+            return
         for node in cluster.nodes:
             status, body = await probe.post("/api/v1/nodes", _node_manifest(cluster.name, node.name, node.labels))
             if status not in (201, 409):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,7 @@ def test_server_bookkeeping_is_not_a_difference() -> None:
 
 
 def test_field_diffs_match_named_list_items() -> None:
-    desired = normalise(LIVE)
+    desired = copy.deepcopy(normalise(LIVE))  # normalise is shallow: never edit its result
     assert desired is not None
     desired["spec"]["replicas"] = 3
     desired["spec"]["template"]["spec"]["containers"] = [
