@@ -46,7 +46,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from fleet.cli import clusters, lab, promote, render, status, sync
+    from fleet.cli import clusters, hub, lab, promote, render, status, sync
 
     cli.add_command(lab.lab)
     cli.add_command(clusters.clusters)
@@ -58,6 +58,7 @@ def _register() -> None:
     cli.add_command(promote.promote)
     cli.add_command(promote.history_command)
     cli.add_command(promote.rollback)
+    cli.add_command(hub.hub)
 
 
 _register()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,3 +118,24 @@ def _transport_reason(exc: BaseException) -> str:
         return f"cannot connect to {exc.host}:{exc.port} ({exc.os_error.strerror or exc.os_error})"
     text = str(exc).split("\n", 1)[0]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+async def stream_lines(api: ClusterApi, path: str, query: Mapping[str, str]) -> AsyncIterator[bytes]:
+    """The lines of a streaming GET (a watch); no timeout on the stream itself, the server ends it."""
+    response = await api.api.call_api(
+        path,
+        "GET",
+        query_params=list(query.items()),
+        header_params={"Accept": "application/json"},
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+        _request_timeout=aiohttp.ClientTimeout(total=None, sock_connect=api.limits.timeout),
+    )
+    try:
+        if response.status != 200:
+            raise _status_error(response.status, await response.read())
+        async for line in response.content:
+            if line.strip():
+                yield line
+    finally:
+        response.release()

@@ -1,0 +1,252 @@
+"""One cluster's reconcile loop in the hub: a single task per cluster, so two reconciles of the same
+cluster never overlap. It wakes on a new revision, a watch event, a requested sync or its jittered
+resync interval; it applies what changed in Git, scans drift, self-heals in self-heal envs (with a
+backoff when another controller keeps undoing it), and backs off exponentially on errors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fleet.apply import ClusterSync, SyncOptions
+from fleet.changeset import Action, ChangeSet
+from fleet.config import FleetConfig
+from fleet.drift import DriftScan, DriftType
+from fleet.errors import ClusterError, FleetError
+from fleet.health import Code, Health
+from fleet.hub.log import EventLog
+from fleet.hub.metrics import HubMetrics
+from fleet.hub.watch import ClusterWatch
+from fleet.kube.api import ApiError, ApiLimits, ClusterApi
+from fleet.kube.discovery import Discovery, UnknownKind
+from fleet.registry import Cluster
+from fleet.render.engine import RenderedCluster
+from fleet.report import ClusterReport, SyncState, iso
+from fleet.sync import open_cluster_api
+
+FIGHT_WINDOW = 60.0  # seconds
+FIGHT_LIMIT = 3  # self-heals of one cluster within the window before backing off
+MAX_BACKOFF = 300.0
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    interval: float
+    self_heal: bool
+    inventory: str
+    limits_timeout: float = 20.0
+
+
+class ClusterLoop:
+    def __init__(
+        self,
+        cluster: Cluster,
+        *,
+        settings: LoopSettings,
+        render: Callable[[Cluster], Awaitable[RenderedCluster]],
+        publish: Callable[[ClusterReport], None],
+        config: FleetConfig,
+        metrics: HubMetrics,
+        log: EventLog,
+    ) -> None:
+        self.cluster = cluster
+        self.settings = settings
+        self.render = render
+        self.publish = publish
+        self.config = config
+        self.metrics = metrics
+        self.log = log
+        self.wake = asyncio.Event()
+        self.reasons: list[str] = ["start"]
+        self.api: ClusterApi | None = None
+        self.watch: ClusterWatch | None = None
+        self.synced_revision = ""
+        self.last_sync: float | None = None
+        self.last_duration: float | None = None
+        self.error_since: float | None = None
+        self.backoff = 0.0
+        self.heals: deque[float] = deque()
+        self.fighting = ""
+        self.task: asyncio.Task[None] | None = None
+        self.idle = asyncio.Event()
+
+    def trigger(self, reason: str) -> None:
+        self.reasons.append(reason)
+        self.wake.set()
+
+    def start(self) -> None:
+        self.wake.set()
+        self.task = asyncio.create_task(self._run(), name=f"loop {self.cluster.name}")
+
+    async def stop(self) -> None:
+        if self.task:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        if self.watch:
+            await self.watch.close()
+        if self.api:
+            await self.api.close()
+
+    async def _run(self) -> None:
+        while True:
+            interval = self.backoff or self.settings.interval * random.uniform(0.9, 1.1)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), interval)
+            self.wake.clear()
+            reasons, self.reasons = self.reasons or ["resync"], []
+            self.idle.clear()
+            try:
+                await self.reconcile(reasons)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # never let one cluster's failure end its loop
+                self._failed(f"{type(exc).__name__}: {exc}", None)
+            finally:
+                self.idle.set()
+
+    # ---- one reconcile ------------------------------------------------------------------------------
+
+    async def _client(self, rendered: RenderedCluster) -> ClusterApi:
+        if self.api is None:
+            limits = ApiLimits(timeout=self.settings.limits_timeout)
+            self.api = await open_cluster_api(rendered, self.config, limits)
+            reconnects = self.metrics.watch_reconnects.labels(self.cluster.name)
+            self.watch = ClusterWatch(self.api, self._on_watch, reconnects.inc)
+        return self.api
+
+    def _on_watch(self, what: str) -> None:
+        self.trigger(f"watch: {what}")
+
+    async def reconcile(self, reasons: list[str]) -> None:
+        name = self.cluster.name
+        started = time.monotonic()
+        try:
+            rendered = await self.render(self.cluster)
+        except FleetError as exc:
+            self._failed(f"render failed: {exc}", None)
+            return
+        try:
+            api = await self._client(rendered)
+            result = "noop"
+            if rendered.revision != self.synced_revision:
+                change = await self._sync(api, rendered, reason=", ".join(sorted(set(reasons)))[:200])
+                result = "synced"
+                if change.error:
+                    raise ClusterError(name, change.error)
+            scan = await DriftScan(api, rendered, inventory_name=self.settings.inventory).run()
+            healable = [i for i in scan.items if i.type is not DriftType.EXTRA]
+            if self.settings.self_heal and healable and self._may_heal(scan.items):
+                self.log("self_heal", cluster=name, objects=len(healable), first=str(healable[0].key))
+                await self._sync(api, rendered, reason="self-heal", force=True)
+                self.metrics.self_heals.labels(name).inc()
+                scan = await DriftScan(api, rendered, inventory_name=self.settings.inventory).run()
+                result = "healed"
+            await self._watch_resources(api, rendered)
+        except (ClusterError, ApiError, UnknownKind) as exc:
+            detail = exc.detail if isinstance(exc, ClusterError) else str(exc)
+            self._failed(detail, rendered)
+            self.metrics.reconciles.labels(name, "error").inc()
+            return
+        duration = time.monotonic() - started
+        self.metrics.reconcile_seconds.labels(name).observe(duration)
+        self.metrics.reconciles.labels(name, result).inc()
+        self.metrics.drift.labels(name).set(len(scan.items))
+        self.error_since, self.backoff = None, 0.0
+        unhealthy = (k for k, h in scan.object_health.items() if h == scan.health and h.code is not Code.HEALTHY)
+        report = ClusterReport(
+            name=name,
+            env=self.cluster.env,
+            labels=dict(self.cluster.labels),
+            revision=rendered.revision,
+            applied_revision=scan.inventory.revision,
+            sync=SyncState.OUT_OF_SYNC if scan.items else SyncState.SYNCED,
+            health=scan.health,
+            health_object=next(unhealthy, None),
+            drift=scan.items,
+            last_sync=iso(self.last_sync),
+            last_sync_duration=self.last_duration,
+            error=self.fighting or None,
+        )
+        self.publish(report)
+
+    async def _sync(self, api: ClusterApi, rendered: RenderedCluster, *, reason: str, force: bool = False) -> ChangeSet:
+        options = SyncOptions(force_conflicts=force or self.settings.self_heal, inventory=self.settings.inventory)
+        change = await ClusterSync(api, rendered, options).run()
+        name = self.cluster.name
+        counts = change.counts
+        self.metrics.applied.labels(name).inc(counts[Action.CREATED] + counts[Action.CONFIGURED])
+        self.metrics.pruned.labels(name).inc(counts[Action.DELETED])
+        if not change.failed:
+            self.synced_revision = rendered.revision
+            self.last_sync, self.last_duration = time.time(), round(change.duration, 3)
+            self.metrics.last_success.labels(name).set(self.last_sync)
+        for item in change.changes:
+            if item.action in (Action.CREATED, Action.CONFIGURED, Action.DELETED, Action.FAILED):
+                self.log(
+                    "object", cluster=name, object=str(item.key), action=item.action.value, message=item.message or None
+                )
+        self.log(
+            "sync",
+            cluster=name,
+            revision=rendered.revision[:12],
+            reason=reason,
+            writes=change.writes,
+            failed=change.failed,
+            seconds=round(change.duration, 3),
+            error=change.error,
+        )
+        return change
+
+    def _may_heal(self, items: object) -> bool:
+        """Backs off when the same cluster needed healing too often: another controller is fighting."""
+        now = time.monotonic()
+        while self.heals and now - self.heals[0] > FIGHT_WINDOW:
+            self.heals.popleft()
+        if len(self.heals) >= FIGHT_LIMIT:
+            managers = sorted(
+                {f.manager for i in items for f in i.fields if f.manager}  # type: ignore[attr-defined]
+            )
+            self.fighting = f"fighting with manager {', '.join(managers) or 'unknown'}: self-heal paused"
+            self.backoff = FIGHT_WINDOW
+            self.log("fight", cluster=self.cluster.name, managers=",".join(managers))
+            return False
+        self.heals.append(now)
+        self.fighting = ""
+        return True
+
+    async def _watch_resources(self, api: ClusterApi, rendered: RenderedCluster) -> None:
+        if self.watch is None:
+            return
+        discovery = Discovery(api)
+        resources = {}
+        for obj in rendered.objects.values():
+            with contextlib.suppress(UnknownKind):
+                resource = await discovery.resource(obj["apiVersion"], obj["kind"])
+                resources[resource.collection_path()] = resource
+        self.watch.update(list(resources.values()))
+
+    def _failed(self, error: str, rendered: RenderedCluster | None) -> None:
+        now = time.time()
+        self.error_since = self.error_since or now
+        self.backoff = min(MAX_BACKOFF, max(1.0, self.backoff * 2 or 1.0))
+        self.log("error", cluster=self.cluster.name, error=error, retry_in=round(self.backoff, 1))
+        self.publish(
+            ClusterReport(
+                name=self.cluster.name,
+                env=self.cluster.env,
+                labels=dict(self.cluster.labels),
+                revision=rendered.revision if rendered else "",
+                sync=SyncState.UNKNOWN,
+                health=Health(Code.UNKNOWN, error),
+                last_sync=iso(self.last_sync),
+                last_sync_duration=self.last_duration,
+                error=error,
+                error_since=iso(self.error_since),
+            )
+        )

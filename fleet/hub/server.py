@@ -1,0 +1,134 @@
+"""The hub's HTTP API (aiohttp). Reads are open on the hub's listen address (loopback by default);
+POST /api/v1/sync needs the bearer token; the Git webhook needs a valid GitHub HMAC signature or GitLab
+token. Rejected requests are logged without their payload."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from aiohttp import web
+
+from fleet.errors import FleetError
+from fleet.hub.core import Hub
+from fleet.registry import Selection
+from fleet.selector import parse_selector
+
+MAX_BODY = 1024 * 1024
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=_dumps)
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, default=str)
+
+
+def _error(status: int, message: str) -> web.Response:
+    return _json({"error": message}, status)
+
+
+def verify_github(secret: str, body: bytes, signature: str | None) -> bool:
+    if not signature or not signature.startswith("sha256="):
+        return False
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature)
+
+
+def verify_gitlab(secret: str, token: str | None) -> bool:
+    return token is not None and hmac.compare_digest(secret.encode(), token.encode())
+
+
+def make_app(hub: Hub) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY)
+    routes = web.RouteTableDef()
+
+    def cluster_report(request: web.Request) -> Any:
+        name = request.match_info["name"]
+        report = hub.state.reports.get(name)
+        if report is None:
+            known = ", ".join(sorted(hub.state.reports)) or "none"
+            raise web.HTTPNotFound(
+                text=_dumps({"error": f"unknown cluster {name!r}; known clusters: {known}"}),
+                content_type="application/json",
+            )
+        return report
+
+    @routes.get("/api/v1/fleet")
+    async def fleet(_request: web.Request) -> web.Response:
+        data = hub.report().to_dict()
+        data["revision"] = hub.state.revision
+        data["gitError"] = hub.state.git_error
+        return _json(data)
+
+    @routes.get("/api/v1/clusters/{name}")
+    async def cluster(request: web.Request) -> web.Response:
+        return _json(cluster_report(request).to_dict())
+
+    @routes.get("/api/v1/clusters/{name}/drift")
+    async def drift(request: web.Request) -> web.Response:
+        return _json(cluster_report(request).to_dict(with_items=True))
+
+    @routes.post("/api/v1/sync")
+    async def sync(request: web.Request) -> web.Response:
+        token = hub.options.token
+        given = request.headers.get("Authorization", "")
+        if not token or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            hub.log("api_denied", path=request.path, remote=request.remote)
+            return _error(401, "a valid bearer token is required")
+        try:
+            body = await request.json() if request.can_read_body else {}
+            if not isinstance(body, dict):
+                raise ValueError("the body must be a JSON object")
+            selection = Selection(
+                clusters=tuple(body.get("clusters") or ()),
+                envs=tuple(body.get("envs") or ()),
+                selector=parse_selector(body["selector"]) if body.get("selector") else None,
+            )
+            triggered = hub.request_sync(selection)
+        except (ValueError, TypeError) as exc:
+            return _error(400, f"bad request: {exc}")
+        except FleetError as exc:
+            return _error(400, str(exc))
+        return _json({"triggered": triggered}, 202)
+
+    @routes.post("/api/v1/webhooks/git")
+    async def webhook(request: web.Request) -> web.Response:
+        secret = hub.options.webhook_secret
+        body = await request.read()
+        github = request.headers.get("X-Hub-Signature-256")
+        gitlab = request.headers.get("X-Gitlab-Token")
+        valid = bool(secret) and (
+            verify_github(secret or "", body, github) if github is not None else verify_gitlab(secret or "", gitlab)
+        )
+        if not valid:
+            hub.log(
+                "webhook_denied",
+                remote=request.remote,
+                bytes=len(body),
+                signed=github is not None or gitlab is not None,
+            )
+            return _error(401, "invalid or missing webhook signature")
+        hub.log("webhook", remote=request.remote, bytes=len(body))
+        hub.fetch_now.set()
+        return _json({"fetch": "scheduled"}, 202)
+
+    @routes.get("/healthz")
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    @routes.get("/readyz")
+    async def readyz(_request: web.Request) -> web.Response:
+        if hub.state.ready:
+            return web.Response(text="ok\n")
+        return web.Response(status=503, text=f"not ready: {hub.state.git_error or 'first fetch pending'}\n")
+
+    @routes.get("/metrics")
+    async def metrics(_request: web.Request) -> web.Response:
+        return web.Response(body=hub.metrics.render(), content_type="text/plain", charset="utf-8")
+
+    app.add_routes(routes)
+    return app
