@@ -78,6 +78,15 @@ class DriftItem:
         return data
 
 
+def item_from_dict(data: dict[str, Any]) -> DriftItem:
+    key = ObjectKey(str(data.get("group", "")), str(data["kind"]), str(data.get("namespace", "")), str(data["name"]))
+    fields = tuple(
+        DriftField(str(f["path"]), f.get("desired"), f.get("live"), str(f.get("manager", "")), str(f.get("time", "")))
+        for f in data.get("fields") or []
+    )
+    return DriftItem(key, DriftType(data["type"]), fields, str(data.get("message", "")))
+
+
 @dataclass(frozen=True)
 class ClusterDrift:
     items: tuple[DriftItem, ...]

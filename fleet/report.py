@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from fleet.drift import DriftItem
+from fleet.drift import DriftItem, item_from_dict
 from fleet.health import Code, Health
 from fleet.objects import ObjectKey
 
@@ -87,6 +87,33 @@ class ClusterReport:
         return data
 
 
+def cluster_from_dict(data: dict[str, Any]) -> ClusterReport:
+    """The inverse of ``ClusterReport.to_dict`` (for reports read from a hub)."""
+    health = data.get("health") or {}
+    obj = health.get("object")
+    health_key = None
+    if obj:
+        kind_group, _, rest = str(obj).partition("/")
+        kind, _, group = kind_group.partition(".")
+        namespace, _, name = rest.rpartition("/")
+        health_key = ObjectKey(group, kind, namespace, name)
+    return ClusterReport(
+        name=data["name"],
+        env=data["env"],
+        labels=dict(data.get("labels") or {}),
+        revision=data.get("revision") or "",
+        applied_revision=data.get("appliedRevision") or "",
+        sync=SyncState(data.get("sync", "Unknown")),
+        health=Health(Code[str(health.get("status", "Unknown")).upper()], health.get("message") or ""),
+        health_object=health_key,
+        drift=tuple(item_from_dict(i) for i in data.get("items") or []),
+        last_sync=data.get("lastSync"),
+        last_sync_duration=data.get("lastSyncDuration"),
+        error=data.get("error"),
+        error_since=data.get("errorSince"),
+    )
+
+
 @dataclass(frozen=True)
 class FleetReport:
     clusters: tuple[ClusterReport, ...]
@@ -112,9 +139,13 @@ class FleetReport:
     def ok(self) -> bool:
         return all(c.ok for c in self.clusters)
 
-    def to_dict(self) -> dict[str, Any]:
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FleetReport:
+        return cls(tuple(cluster_from_dict(c) for c in data.get("clusters") or []), str(data.get("generatedAt", "")))
+
+    def to_dict(self, *, with_items: bool = False) -> dict[str, Any]:
         return {
             "generatedAt": self.generated_at,
             "summary": self.summary(),
-            "clusters": [c.to_dict() for c in self.clusters],
+            "clusters": [c.to_dict(with_items=with_items) for c in self.clusters],
         }

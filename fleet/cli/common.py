@@ -58,8 +58,11 @@ def repo_options(func: F) -> F:
     def wrapper(*args: Any, repo: Path, ref: str, local: bool, config_path: Path | None, **kw: Any) -> Any:
         if local and ref != "HEAD":
             raise click.UsageError("--local reads the working tree; it cannot be combined with --ref")
-        config = FleetConfig.load(config_path)
-        kw["workspace"] = Workspace.open(repo, ref=ref, local=local, config=config)
+        if kw.get("hub"):
+            kw["workspace"] = None  # the report comes from a hub: no repository or credentials needed here
+        else:
+            config = FleetConfig.load(config_path)
+            kw["workspace"] = Workspace.open(repo, ref=ref, local=local, config=config)
         return func(*args, **kw)
 
     return wrapper  # type: ignore[return-value]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
+from fleet import hubclient
 from fleet.cli import reportview as view
 from fleet.cli import run
 from fleet.cli.common import repo_options, selection_options
-from fleet.errors import FleetError
+from fleet.errors import FleetError, UsageError
 from fleet.output import to_json, to_yaml
 from fleet.registry import Selection
 from fleet.report import FleetReport
@@ -15,6 +16,11 @@ from fleet.status import fleet_report
 from fleet.workspace import Workspace
 
 NOT_CONVERGED_EXIT = 3
+
+
+def _need(workspace: Workspace | None) -> Workspace:
+    assert workspace is not None
+    return workspace
 
 
 class NotConverged(FleetError):
@@ -29,21 +35,41 @@ def _report(workspace: Workspace, selection: Selection) -> FleetReport:
     return run(fleet_report(rendered, workspace.config, inventory_name=workspace.config.inventory))
 
 
+def _from_hub(hub: str, selection: Selection) -> FleetReport:
+    report = run(hubclient.fleet_report(hub))
+    known = {c.name for c in report.clusters}
+    for name in selection.clusters:
+        if name not in known:
+            raise UsageError(f"unknown cluster {name!r}; known clusters: {', '.join(sorted(known)) or 'none'}")
+    chosen = tuple(
+        c
+        for c in report.clusters
+        if (not selection.clusters or c.name in selection.clusters)
+        and (not selection.envs or c.env in selection.envs)
+        and (selection.selector is None or selection.selector.matches(c.labels))
+    )
+    return FleetReport(chosen, report.generated_at)
+
+
+hub_option = click.option(
+    "--hub", default=None, help="Read the report from a running hub (URL) instead of the clusters."
+)
+
+
 @click.command()
 @selection_options
 @repo_options
 @click.option(
     "-o", "--output", "fmt", type=click.Choice(["table", "wide", "json", "yaml"]), default="table", show_default=True
 )
-@click.option(
-    "--exit-code", is_flag=True, help=f"Exit {NOT_CONVERGED_EXIT} unless every cluster is Synced and Healthy."
-)
-def status(workspace: Workspace, selection: Selection, fmt: str, exit_code: bool) -> None:
+@click.option("--exit-code", is_flag=True, help="Exit 3 unless every selected cluster is Synced and Healthy.")
+@hub_option
+def status(workspace: Workspace | None, selection: Selection, fmt: str, exit_code: bool, hub: str | None) -> None:
     """The fleet at a glance: sync state, health and drift of every selected cluster, grouped by env.
 
     Queries the clusters live and concurrently; an unreachable cluster shows as Unknown with the reason.
     """
-    report = _report(workspace, selection)
+    report = _from_hub(hub, selection) if hub else _report(_need(workspace), selection)
     if fmt == "json":
         click.echo(to_json(report.to_dict()))
     elif fmt == "yaml":
@@ -60,9 +86,13 @@ def status(workspace: Workspace, selection: Selection, fmt: str, exit_code: bool
 @repo_options
 @click.option("-o", "--output", "fmt", type=click.Choice(["text", "json", "yaml"]), default="text", show_default=True)
 @click.option("--exit-code", is_flag=True, help="Exit 3 when the cluster has drift.")
-def drift(workspace: Workspace, cluster: str, fmt: str, exit_code: bool) -> None:
+@hub_option
+def drift(workspace: Workspace | None, cluster: str, fmt: str, exit_code: bool, hub: str | None) -> None:
     """One cluster's drift: every object that differs from Git, field by field, with who changed it."""
-    report = _report(workspace, Selection(clusters=(cluster,))).clusters[0]
+    if hub:
+        report = run(hubclient.cluster_drift(hub, cluster))
+    else:
+        report = _report(_need(workspace), Selection(clusters=(cluster,))).clusters[0]
     if fmt == "text":
         click.echo(view.drift_text(report))
     else:

@@ -59,7 +59,7 @@ def make_app(hub: Hub) -> web.Application:
 
     @routes.get("/api/v1/fleet")
     async def fleet(_request: web.Request) -> web.Response:
-        data = hub.report().to_dict()
+        data = hub.report().to_dict(with_items=True)
         data["revision"] = hub.state.revision
         data["gitError"] = hub.state.git_error
         return _json(data)

@@ -101,3 +101,19 @@ async def sync_from_cli_process(root: str, inventory: str) -> None:
     workspace = Workspace.open(Path(root), config=config)
     rendered = [workspace.render(c) for c in workspace.select(Selection())]
     await sync_fleet(rendered, config, SyncOptions(inventory=inventory))
+
+
+def with_remote(fleet: FleetRepo, base: Path) -> Path:
+    """Give ``fleet`` a bare remote (returned) and make its repo a clone of it, as a team would work."""
+    import git
+
+    remote = git.Repo.clone_from(str(fleet.root), str(base / "remote.git"), bare=True)
+    work = git.Repo.clone_from(remote.git_dir, str(base / "work"))
+    fleet.repo, fleet.root = work, Path(work.working_tree_dir or "")
+    return Path(remote.git_dir)
+
+
+def push(fleet: FleetRepo, files: dict[str, str | None], message: str = "change") -> str:
+    sha = fleet.commit(files, message)
+    fleet.repo.remotes.origin.push()
+    return sha

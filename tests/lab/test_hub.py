@@ -1,0 +1,237 @@
+"""The hub against the real lab and a real bare Git remote."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import io
+import json
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from kubernetes_asyncio import client
+from prometheus_client.parser import text_string_to_metric_families
+
+from fleet.hub.core import Hub, HubOptions
+from fleet.hub.log import EventLog
+from fleet.hub.server import make_app
+from fleet.report import SyncState
+from fleet.testing import LabSession
+from tests.lab.helpers import FleetRepo, push, with_remote
+
+TOKEN = "t0ken-for-tests"
+SECRET = "webhook-secret-for-tests"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RunningHub:
+    def __init__(self, hub: Hub, url: str, logs: io.StringIO) -> None:
+        self.hub, self.url, self.logs = hub, url, logs
+
+    async def wait(self, predicate: Callable[[Hub], bool], timeout: float, what: str) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if predicate(self.hub):
+                return time.monotonic() - started
+            await asyncio.sleep(0.05)
+        reports = {n: (r.sync, r.error, len(r.drift)) for n, r in self.hub.state.reports.items()}
+        raise AssertionError(f"{what} not within {timeout}s; reports: {reports}")
+
+    async def webhook(self, body: bytes, headers: dict[str, str]) -> int:
+        async with (
+            aiohttp.ClientSession() as s,
+            s.post(self.url + "/api/v1/webhooks/git", data=body, headers=headers) as r,
+        ):
+            return r.status
+
+
+def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
+    return {"X-Hub-Signature-256": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()}
+
+
+def synced(*names: str, revision: str | None = None) -> Callable[[Hub], bool]:
+    def check(hub: Hub) -> bool:
+        reports = hub.state.reports
+        return all(
+            n in reports
+            and reports[n].sync is SyncState.SYNCED
+            and (revision is None or reports[n].revision == revision)
+            for n in names
+        )
+
+    return check
+
+
+@pytest.fixture
+async def fleet(tmp_path: Path, lab_session: LabSession) -> FleetRepo:
+    repo = FleetRepo(tmp_path / "seed", lab_session, {"dev-1": "dev", "staging-1": "staging"})
+    repo.remote = with_remote(repo, tmp_path)  # type: ignore[attr-defined]
+    return repo
+
+
+@pytest.fixture
+async def running(fleet: FleetRepo, tmp_path: Path) -> AsyncIterator[RunningHub]:
+    logs = io.StringIO()
+    options = HubOptions(
+        repo=str(fleet.remote),  # type: ignore[attr-defined]
+        branch="main",
+        interval=300.0,  # long: webhooks and watches must do the work
+        self_heal=frozenset({"dev"}),
+        state_dir=tmp_path / "hub",
+        token=TOKEN,
+        webhook_secret=SECRET,
+        request_timeout=5.0,
+    )
+    hub = Hub(options, fleet.config, EventLog("json", logs))
+    runner = web.AppRunner(make_app(hub))
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await hub.start()
+    try:
+        yield RunningHub(hub, f"http://127.0.0.1:{port}", logs)
+    finally:
+        await hub.stop()
+        await runner.cleanup()
+
+
+async def test_a_pushed_commit_reaches_every_cluster_after_a_webhook(fleet: FleetRepo, running: RunningHub) -> None:
+    await running.wait(synced("dev-1", "staging-1"), 60, "first sync")
+    sha = push(
+        fleet,
+        {"overlays/base/values.yaml": (fleet.root / "overlays/base/values.yaml").read_text().replace("blue", "green")},
+    )
+    body = json.dumps({"ref": "refs/heads/main", "after": sha}).encode()
+    assert await running.webhook(body, signed(body)) == 202
+    await running.wait(synced("dev-1", "staging-1", revision=sha), 30, "the pushed revision synced")
+    for cluster in ("dev-1", "staging-1"):
+        async with fleet.lab.api(cluster) as api:
+            cm = await client.CoreV1Api(api).read_namespaced_config_map("settings", fleet.namespace)
+            assert cm.data["color"] == "green"
+
+
+async def test_foreign_edits_show_at_once_and_are_healed_in_self_heal_envs(
+    fleet: FleetRepo, running: RunningHub
+) -> None:
+    await running.wait(synced("dev-1", "staging-1"), 60, "first sync")
+    for cluster in ("dev-1", "staging-1"):
+        async with fleet.lab.api(cluster) as api:
+            await client.AppsV1Api(api).patch_namespaced_deployment_scale(
+                "web", fleet.namespace, {"spec": {"replicas": 3}}, field_manager="intruder"
+            )
+    # staging does not self-heal: its drift is reported (through the watch, not the 300 s resync).
+    seen = await running.wait(lambda h: len(h.state.reports["staging-1"].drift) == 1, 10, "staging drift reported")
+    item = running.hub.state.reports["staging-1"].drift[0]
+    assert item.fields[0].path == "spec.replicas" and item.fields[0].manager == "intruder (scale)"
+    # dev self-heals: back to Git's 1 replica.
+
+    async def dev_replicas() -> int:
+        async with fleet.lab.api("dev-1") as api:
+            dep = await client.AppsV1Api(api).read_namespaced_deployment("web", fleet.namespace)
+            return int(dep.spec.replicas)
+
+    started = time.monotonic()
+    while await dev_replicas() != 1:
+        assert time.monotonic() - started < 10, "dev-1 was not self-healed"
+        await asyncio.sleep(0.1)
+    healed = time.monotonic() - started
+    print(f"drift reported after {seen:.2f}s; self-heal done {healed:.2f}s after the check started")
+    assert '"event":"self_heal"' in running.logs.getvalue()
+
+
+async def test_a_cluster_added_to_the_registry_is_picked_up(fleet: FleetRepo, running: RunningHub) -> None:
+    await running.wait(synced("dev-1", "staging-1"), 60, "first sync")
+    kubeconfig = fleet.lab.kubeconfig("prod-eu-1")
+    push(
+        fleet,
+        {
+            "clusters/prod-eu-1.yaml": f"name: prod-eu-1\nenv: prod\nkubeconfig: {kubeconfig}\ncontext: prod-eu-1\n",
+            "overlays/prod/values.yaml": "replicas: 2\n",
+        },
+    )
+    body = b'{"ref": "refs/heads/main"}'
+    assert await running.webhook(body, signed(body)) == 202
+    await running.wait(synced("prod-eu-1"), 30, "prod-eu-1 picked up")
+    push(fleet, {"clusters/prod-eu-1.yaml": None})
+    assert await running.webhook(body, signed(body)) == 202
+    await running.wait(
+        lambda h: "prod-eu-1" not in h.hub.loops if hasattr(h, "hub") else "prod-eu-1" not in h.loops,
+        30,
+        "prod-eu-1 dropped",
+    )
+    async with fleet.lab.api("prod-eu-1") as api:  # unmanaged, not deleted
+        await client.AppsV1Api(api).read_namespaced_deployment("web", fleet.namespace)
+
+
+async def test_a_stopped_apiserver_is_reported_and_recovered_without_help(
+    fleet: FleetRepo, running: RunningHub
+) -> None:
+    await running.wait(synced("dev-1", "staging-1"), 60, "first sync")
+    fleet.lab.lab.stop_apiserver("staging-1")
+    try:
+        async with aiohttp.ClientSession() as s:
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+            async with s.post(running.url + "/api/v1/sync", json={"clusters": ["staging-1"]}, headers=headers) as r:
+                assert r.status == 202
+        await running.wait(lambda h: h.state.reports["staging-1"].error is not None, 30, "staging-1 unreachable")
+        report = running.hub.state.reports["staging-1"]
+        assert report.sync is SyncState.UNKNOWN and report.error_since
+        assert running.hub.state.reports["dev-1"].sync is SyncState.SYNCED
+    finally:
+        await fleet.lab.lab.start_apiserver("staging-1")
+    await running.wait(synced("staging-1"), 60, "staging-1 recovered by the hub's own retries")
+
+
+async def test_token_and_webhook_signatures_are_enforced(running: RunningHub) -> None:
+    body = b'{"ref": "refs/heads/main", "marker": "PAYLOAD-MARKER"}'
+    assert await running.webhook(body, {}) == 401  # unsigned
+    assert await running.webhook(body, {"X-Hub-Signature-256": "sha256=" + "0" * 64}) == 401  # forged
+    assert await running.webhook(body, signed(body, "wrong-secret")) == 401
+    other = b'{"ref": "refs/heads/main"}'
+    assert await running.webhook(body, signed(other)) == 401  # a valid signature of another body: a replay
+    assert await running.webhook(body, {"X-Gitlab-Token": "nope"}) == 401
+    assert await running.webhook(body, {"X-Gitlab-Token": SECRET}) == 202
+    assert await running.webhook(body, signed(body)) == 202
+    async with aiohttp.ClientSession() as s:
+        for headers, status in (
+            ({}, 401),
+            ({"Authorization": "Bearer nope"}, 401),
+            ({"Authorization": f"Bearer {TOKEN}"}, 202),
+        ):
+            async with s.post(running.url + "/api/v1/sync", json={}, headers=headers) as r:
+                assert r.status == status
+        async with s.post(running.url + "/api/v1/sync", data=b"[1", headers={"Authorization": f"Bearer {TOKEN}"}) as r:
+            assert r.status == 400
+    logs = running.logs.getvalue()
+    assert "PAYLOAD-MARKER" not in logs and SECRET not in logs and TOKEN not in logs
+    assert logs.count('"event":"webhook_denied"') == 5
+
+
+async def test_metrics_parse_and_reads_work(fleet: FleetRepo, running: RunningHub) -> None:
+    await running.wait(synced("dev-1", "staging-1"), 60, "first sync")
+    async with aiohttp.ClientSession() as s:
+        async with s.get(running.url + "/metrics") as r:
+            families = {f.name: f for f in text_string_to_metric_families(await r.text())}
+        async with s.get(running.url + "/api/v1/clusters/nope") as r:
+            assert r.status == 404 and "known clusters: dev-1, staging-1" in await r.text()
+        async with s.get(running.url + "/readyz") as r:
+            assert r.status == 200
+    for name in (
+        "fleet_reconcile_duration_seconds",
+        "fleet_reconciles",
+        "fleet_drift_objects",
+        "fleet_git_fetch_duration_seconds",
+        "fleet_last_successful_sync_timestamp_seconds",
+    ):
+        assert name in families, sorted(families)
