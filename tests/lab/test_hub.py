@@ -235,3 +235,66 @@ async def test_metrics_parse_and_reads_work(fleet: FleetRepo, running: RunningHu
         "fleet_last_successful_sync_timestamp_seconds",
     ):
         assert name in families, sorted(families)
+
+
+async def test_sigkill_of_the_hub_mid_sync_then_restart_leaves_no_orphans(fleet: FleetRepo, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.lab.test_sync_faults import MANY, _fleet_configmaps
+
+    push(fleet, {"overlays/dev/many.yaml": MANY})
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "fleet",
+        "hub",
+        "--repo",
+        str(fleet.remote),
+        "--listen",
+        f"127.0.0.1:{port}",  # type: ignore[attr-defined]
+        "--interval",
+        "300s",
+        "--state-dir",
+        str(tmp_path / "hub-state"),
+        "--log-format",
+        "json",
+    ]
+    env = {**os.environ, **fleet.cli_env()}
+    root = Path(__file__).resolve().parents[2]
+    first = subprocess.Popen(command, env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        started = time.monotonic()
+        while len(await _fleet_configmaps(fleet.lab, fleet.namespace)) < 10:
+            assert time.monotonic() - started < 60, "the hub did not start syncing"
+            await asyncio.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+    finally:
+        first.wait(timeout=30)
+    partial = await _fleet_configmaps(fleet.lab, fleet.namespace)
+    assert len(partial) < 151, "the kill came too late to test anything"
+    keep = "\n---\n".join(MANY.split("\n---\n")[50:])  # the killed hub created cm-000.. first: they must go
+    push(fleet, {"overlays/dev/many.yaml": keep})
+    second = subprocess.Popen(command, env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        started = time.monotonic()
+        async with aiohttp.ClientSession() as session:
+            while True:
+                assert time.monotonic() - started < 90, "the restarted hub did not converge"
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/api/v1/clusters/dev-1") as r:
+                        if r.status == 200 and (await r.json())["sync"] == "Synced":
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.2)
+        expected = {f"cm-{i:03d}" for i in range(50, 150)} | {"settings"}
+        assert await _fleet_configmaps(fleet.lab, fleet.namespace) == expected
+    finally:
+        second.send_signal(signal.SIGTERM)
+        _, stderr = second.communicate(timeout=30)
+    assert second.returncode == 0, stderr[-2000:]
+    assert '"event":"stopped"' in stderr
