@@ -132,8 +132,10 @@ class ClusterSync:
         changes = [a.change for a in applied] + prune_changes
         if not self.options.dry_run:
             failed = apply_failed or any(c.action is Action.FAILED for c in prune_changes)
-            final = inv.Inventory({e.key: grown.entries[e.key] for e in entries}, old.revision).union(kept)
-            final = final.with_revision(old.revision if failed else self.rendered.revision)
+            final = inv.Inventory({e.key: grown.entries[e.key] for e in entries}, old.revision, old.release)
+            final = final.union(kept)
+            if not failed:
+                final = final.with_revision(self.rendered.revision, self.rendered.release)
             if not final.same_as(grown):
                 await inv.write(self.api, final, self.options.inventory)
         return changes

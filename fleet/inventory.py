@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fleet.diff import normalise
@@ -60,6 +60,7 @@ def digest(obj: dict[str, Any]) -> str:
 class Inventory:
     entries: Mapping[ObjectKey, Entry]
     revision: str = ""  # the revision of the last sync that completed (apply and prune)
+    release: Mapping[str, Any] = field(default_factory=dict)  # the env's release pin that sync applied
 
     @classmethod
     def empty(cls) -> Inventory:
@@ -73,10 +74,10 @@ class Inventory:
             merged[entry.key] = Entry(
                 entry.key, entry.api_version, entry.digest, entry.adopted or bool(old and old.adopted)
             )
-        return Inventory(merged, self.revision)
+        return Inventory(merged, self.revision, self.release)
 
-    def with_revision(self, revision: str) -> Inventory:
-        return Inventory(self.entries, revision)
+    def with_revision(self, revision: str, release: Mapping[str, Any] | None = None) -> Inventory:
+        return Inventory(self.entries, revision, self.release if release is None else release)
 
     def to_configmap(self, cluster: str, name: str = NAME) -> dict[str, Any]:
         entries = [self.entries[k].to_json() for k in sorted(self.entries)]
@@ -91,6 +92,7 @@ class Inventory:
             "data": {
                 "format": FORMAT,
                 "revision": self.revision,
+                "release": json.dumps(dict(self.release), sort_keys=True, separators=(",", ":")),
                 "entries": json.dumps(entries, separators=(",", ":")),
             },
         }
@@ -100,10 +102,17 @@ class Inventory:
         data = configmap.get("data") or {}
         raw = json.loads(data.get("entries") or "[]")
         entries = [Entry.from_json(item) for item in raw]
-        return cls({e.key: e for e in entries}, str(data.get("revision", "")))
+        release = json.loads(data.get("release") or "{}")
+        return cls(
+            {e.key: e for e in entries}, str(data.get("revision", "")), release if isinstance(release, dict) else {}
+        )
 
     def same_as(self, other: Inventory) -> bool:
-        return self.revision == other.revision and dict(self.entries) == dict(other.entries)
+        return (
+            self.revision == other.revision
+            and dict(self.release) == dict(other.release)
+            and dict(self.entries) == dict(other.entries)
+        )
 
 
 class InventoryError(Exception):

@@ -43,8 +43,11 @@ class Pin:
     @classmethod
     def read(cls, snapshot: Snapshot, env: str) -> Pin:
         path = release_path(env)
-        data = load_one(snapshot.text(path), path) if snapshot.exists(path) else {}
-        data = data or {}
+        return cls.parse(snapshot.text(path) if snapshot.exists(path) else "", path)
+
+    @classmethod
+    def parse(cls, text: str, path: str) -> Pin:
+        data = load_one(text, path) or {}
         if not isinstance(data, dict):
             raise UsageError(f"{path}: must be a mapping")
         return cls(str(data.get("revision") or "HEAD"), dict(data.get("values") or {}))

@@ -43,6 +43,7 @@ class ClusterReport:
     last_sync_duration: float | None = None
     error: str | None = None
     error_since: str | None = None
+    release: dict[str, Any] = field(default_factory=dict)  # the env release pin the cluster last applied
 
     @property
     def ok(self) -> bool:
@@ -81,6 +82,7 @@ class ClusterReport:
             "lastSync": self.last_sync,
             "lastSyncDuration": self.last_sync_duration,
             "why": self.why(),
+            "release": self.release or None,
         }
         if with_items:
             data["items"] = [item.to_dict() for item in self.drift]
@@ -111,6 +113,7 @@ def cluster_from_dict(data: dict[str, Any]) -> ClusterReport:
         last_sync_duration=data.get("lastSyncDuration"),
         error=data.get("error"),
         error_since=data.get("errorSince"),
+        release=dict(data.get("release") or {}),
     )
 
 

@@ -59,6 +59,7 @@ async def cluster_report(
         drift=scan.items,
         last_sync=scan.inventory_written_at or None,
         error=None,
+        release=dict(scan.inventory.release),
     )
 
 

@@ -9,16 +9,21 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fleet.config import FleetConfig
+from fleet.envsettings import EnvSettings, env_settings, wave_of
 from fleet.errors import FleetError
 from fleet.hub.gitsource import GitSource
 from fleet.hub.log import EventLog
 from fleet.hub.loop import ClusterLoop, LoopSettings
 from fleet.hub.metrics import HubMetrics
+from fleet.hub.rollout import Rollout
+from fleet.promote import Pin, release_path, write_pin
 from fleet.registry import Cluster, Registry, Selection
-from fleet.render.engine import RenderedCluster
+from fleet.render.engine import HEAD_REVISIONS, RenderedCluster
 from fleet.report import ClusterReport, FleetReport, iso
+from fleet.source import Snapshot
 from fleet.workspace import Workspace
 
 
@@ -54,8 +59,12 @@ class Hub:
         self.workspace: Workspace | None = None
         self.loops: dict[str, ClusterLoop] = {}
         self.fetch_now = asyncio.Event()
-        self._render_cache: dict[tuple[str, str], RenderedCluster] = {}
+        self._render_cache: dict[tuple[str, str, int], RenderedCluster] = {}
+        self._variants: dict[tuple[str, str, bytes], Workspace] = {}
         self._poller: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self.rollouts: dict[str, Rollout] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     # ---- Git ---------------------------------------------------------------------------------------
 
@@ -84,7 +93,9 @@ class Hub:
         self.workspace = workspace
         self.state.revision = fetched.revision
         self._render_cache = {k: v for k, v in self._render_cache.items() if k[1] == fetched.revision}
+        self._variants = {k: v for k, v in self._variants.items() if k[0] == fetched.revision}
         self.log("revision", revision=fetched.revision[:12], clusters=len(registry.clusters))
+        self._update_rollouts(workspace, registry)
         await self._reconcile_registry(registry)
         for loop in self.loops.values():
             loop.trigger(f"revision {fetched.revision[:12]}")
@@ -124,20 +135,124 @@ class Hub:
     async def _render(self, cluster: Cluster) -> RenderedCluster:
         workspace = self.workspace
         assert workspace is not None
-        key = (cluster.name, workspace.snapshot.revision)
+        path = release_path(cluster.env)
+        rollout = self.rollouts.get(cluster.env)
+        pin = rollout.pin_for(wave_of(cluster)) if rollout else workspace.snapshot.files.get(path, b"")
+        if pin != workspace.snapshot.files.get(path, b""):
+            # A later wave still runs the previous release pin: render with that pin.
+            workspace = self._variant(workspace, path, pin)
+        key = (cluster.name, workspace.snapshot.revision, hash(pin))
         if key not in self._render_cache:
             # Templates compile once per revision in the workspace's renderer, shared by every cluster.
             self._render_cache[key] = await asyncio.to_thread(workspace.render, cluster)
         return self._render_cache[key]
 
+    def _variant(self, workspace: Workspace, path: str, pin: bytes) -> Workspace:
+        key = (workspace.snapshot.revision, path, pin)
+        if key not in self._variants:
+            snapshot = workspace.snapshot
+            files = {**snapshot.files, path: pin}
+            self._variants[key] = Workspace(
+                Snapshot(snapshot.revision, files, snapshot.root), self.config, self.git.repository
+            )
+        return self._variants[key]
+
+    def _update_rollouts(self, workspace: Workspace, registry: Registry) -> None:
+        snapshot = workspace.snapshot
+        for env in registry.envs:
+            members: dict[int, list[str]] = {}
+            for cluster in registry.clusters:
+                if cluster.env == env and cluster.enabled:
+                    members.setdefault(wave_of(cluster), []).append(cluster.name)
+            if not members:
+                continue
+            try:
+                settings = env_settings(snapshot, env)
+            except FleetError as exc:
+                self.log("env_settings_error", env=env, error=str(exc))
+                settings = EnvSettings()
+            content = snapshot.files.get(release_path(env), b"")
+            old = self.rollouts.get(env)
+            if old is None:
+                self.rollouts[env] = Rollout.settled(env, content, members, settings)
+                continue
+            old.members, old.settings, old.waves = members, settings, sorted(members)
+            if content != old.target:
+                release = self._expected_release(snapshot, env, content)
+                self.rollouts[env] = old.begin(content, release)
+                self.log("rollout", env=env, state="started", waves=",".join(map(str, sorted(members))))
+
+    def _expected_release(self, snapshot: Snapshot, env: str, content: bytes) -> dict[str, Any]:
+        """The release clusters report once they run ``content``: the pin with its revision resolved."""
+        try:
+            pin = Pin.parse(content.decode(), release_path(env))
+            revision = (
+                snapshot.revision if pin.revision in HEAD_REVISIONS else self.git.repository.resolve(pin.revision)
+            )
+        except FleetError:
+            return {}
+        return {"revision": revision, "values": pin.values}
+
     def _publish(self, report: ClusterReport) -> None:
         self.state.reports[report.name] = report
+        self._advance(report.env)
+
+    def _advance(self, env: str) -> None:
+        rollout = self.rollouts.get(env)
+        if rollout is None or rollout.state != "progressing":
+            return
+        for name in rollout.advance(self.state.reports):
+            if name in self.loops:
+                self.loops[name].trigger(f"wave released in {env}")
+        if rollout.state == "complete":
+            self.log("rollout", env=env, state="complete")
+        elif rollout.state == "halted":
+            self.log("rollout", env=env, state="halted", reason=rollout.reason)
+            if rollout.settings.auto_rollback and not rollout.rolled_back:
+                rollout.rolled_back = True
+                task = asyncio.create_task(self._auto_rollback(rollout), name=f"rollback {env}")
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+
+    async def _auto_rollback(self, rollout: Rollout) -> None:
+        env = rollout.env
+        try:
+            pin = Pin.parse(rollout.previous.decode(), release_path(env))
+            data = {
+                "kind": "rollback",
+                "from": None,
+                "to": env,
+                "revision": pin.revision,
+                "values": pin.values,
+                "automatic": True,
+                "message": f"automatic rollback: {rollout.reason}",
+            }
+            pushed = await asyncio.to_thread(
+                write_pin,
+                self.git.repository,
+                branch=self.options.branch,
+                env=env,
+                pin_for=lambda _head: pin,
+                data_for=lambda _p: data,
+            )
+            self.log("auto_rollback", env=env, commit=pushed.sha[:12], reason=rollout.reason)
+        except FleetError as exc:
+            self.log("auto_rollback_failed", env=env, error=str(exc))
+        self.fetch_now.set()
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
         await self.refresh()
         self._poller = asyncio.create_task(self._poll(), name="git poller")
+        self._ticker = asyncio.create_task(self._tick(), name="rollout timer")
+
+    async def _tick(self) -> None:
+        """Wave timeouts need a clock, not only reports."""
+        while True:
+            await asyncio.sleep(1.0)
+            for env in list(self.rollouts):
+                self._advance(env)
 
     async def _poll(self) -> None:
         while True:
@@ -147,10 +262,11 @@ class Hub:
             await self.refresh()
 
     async def stop(self) -> None:
-        if self._poller:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
+        for task in (self._poller, self._ticker):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         # In-flight applies are cancelled between requests; the inventory order keeps the cluster safe.
         await asyncio.gather(*(loop.stop() for loop in self.loops.values()))
         self.log("stopped")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import time
 from collections import deque
@@ -134,7 +135,7 @@ class ClusterLoop:
         try:
             api = await self._client(rendered)
             result = "noop"
-            if rendered.revision != self.synced_revision:
+            if _identity(rendered) != self.synced_revision:
                 change = await self._sync(api, rendered, reason=", ".join(sorted(set(reasons)))[:200])
                 result = "synced"
                 if change.error:
@@ -172,6 +173,7 @@ class ClusterLoop:
             last_sync=iso(self.last_sync),
             last_sync_duration=self.last_duration,
             error=self.fighting or None,
+            release=dict(scan.inventory.release),
         )
         self.publish(report)
 
@@ -183,7 +185,7 @@ class ClusterLoop:
         self.metrics.applied.labels(name).inc(counts[Action.CREATED] + counts[Action.CONFIGURED])
         self.metrics.pruned.labels(name).inc(counts[Action.DELETED])
         if not change.failed:
-            self.synced_revision = rendered.revision
+            self.synced_revision = _identity(rendered)
             self.last_sync, self.last_duration = time.time(), round(change.duration, 3)
             self.metrics.last_success.labels(name).set(self.last_sync)
         for item in change.changes:
@@ -250,3 +252,8 @@ class ClusterLoop:
                 error_since=iso(self.error_since),
             )
         )
+
+
+def _identity(rendered: RenderedCluster) -> str:
+    """What a sync applied: the revision and the release pin (waves can hold a cluster at an older pin)."""
+    return json.dumps([rendered.revision, rendered.release], sort_keys=True, default=str)

@@ -62,6 +62,7 @@ def make_app(hub: Hub) -> web.Application:
         data = hub.report().to_dict(with_items=True)
         data["revision"] = hub.state.revision
         data["gitError"] = hub.state.git_error
+        data["rollouts"] = [r.to_dict() for _, r in sorted(hub.rollouts.items())]
         return _json(data)
 
     @routes.get("/api/v1/clusters/{name}")

@@ -18,7 +18,7 @@ Values merge base < env < cluster < release; templates see ``values``, ``cluster
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fleet.errors import FleetError, RenderError
@@ -33,7 +33,7 @@ from fleet.yamlio import document_lines, load_all, load_one
 
 OVERLAYS = "overlays"
 BASE = f"{OVERLAYS}/base"
-RESERVED = {"values.yaml", "release.yaml"}
+RESERVED = {"values.yaml", "release.yaml", "env.yaml"}
 HEAD_REVISIONS = {"", "HEAD"}
 MAX_OBJECTS = 10_000  # per cluster
 
@@ -56,6 +56,13 @@ class RenderedCluster:
     revision: str  # the revision the env overlay and registry were read at
     base_revision: str  # the revision base was read at (the env's release pin)
     objects: Mapping[ObjectKey, dict[str, Any]]  # in apply order
+    release_values: Mapping[str, Any] = field(default_factory=dict)  # the values of the env's release pin
+
+    @property
+    def release(self) -> dict[str, Any]:
+        """What the env's release pin made this cluster run: recorded in the inventory, so a rollout
+        across waves can tell which clusters run which release."""
+        return {"revision": self.base_revision, "values": dict(self.release_values)}
 
 
 def manifest_paths(snapshot: Snapshot, directory: str) -> list[str]:
@@ -205,7 +212,7 @@ class Renderer:
                 f"renders {len(result)} objects, over the limit of {MAX_OBJECTS}", path=env_dir, cluster=cluster.name
             )
         ordered = dict(sorted(result.items(), key=lambda kv: apply_order(kv[0], kv[1])))
-        return RenderedCluster(cluster, self.snapshot.revision, base.revision, ordered)
+        return RenderedCluster(cluster, self.snapshot.revision, base.revision, ordered, dict(release.values))
 
 
 def _documents(text: str, path: str, cluster: str, *, require_object: bool = True) -> list[tuple[dict[str, Any], int]]:
