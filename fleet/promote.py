@@ -171,5 +171,5 @@ def write_pin(
         data = {**data_for(pin), "author": author_of(repository.repo)}
         return release_path(env), pin.to_yaml(data["kind"]), promotion_message(data)
 
-    with repo_lock(repository.repo, "promotion"):
+    with repository.lock, repo_lock(repository.repo, "promotion"):
         return publish(repository.repo, branch, build, new_branch=new_branch)

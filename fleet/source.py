@@ -8,6 +8,7 @@ GitPython is blocking: async callers run these functions in an executor.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,8 @@ class Repository:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # GitPython keeps one `git cat-file` process per repository object: one thread at a time.
+        self.lock = threading.RLock()
         try:
             self.repo = git.Repo(path)
         except (git.NoSuchPathError, git.InvalidGitRepositoryError):
@@ -82,11 +85,16 @@ class Repository:
     def resolve(self, rev: str) -> str:
         """A revision (branch, tag, sha, HEAD~1) -> full commit sha."""
         try:
-            return str(self.repo.commit(rev).hexsha)
+            with self.lock:
+                return str(self.repo.commit(rev).hexsha)
         except (git.BadName, ValueError, git.GitCommandError):
             raise SourceError(f"{self.path}: unknown revision {rev!r}") from None
 
     def snapshot(self, rev: str = "HEAD", *, dirs: Iterable[str] = FLEET_DIRS) -> Snapshot:
+        with self.lock:
+            return self._snapshot(rev, dirs)
+
+    def _snapshot(self, rev: str, dirs: Iterable[str]) -> Snapshot:
         sha = self.resolve(rev)
         commit = self.repo.commit(sha)
         files: dict[str, bytes] = {}

@@ -44,7 +44,8 @@ class GitSource:
     def _fetch(self) -> str:
         repository = self._open()
         try:
-            repository.repo.git.fetch("origin", f"+refs/heads/{self.branch}:refs/remotes/origin/{self.branch}")
+            with repository.lock:
+                repository.repo.git.fetch("origin", f"+refs/heads/{self.branch}:refs/remotes/origin/{self.branch}")
         except git.GitCommandError as exc:
             reason = str(exc.stderr or exc).strip().splitlines()[-1] if (exc.stderr or str(exc)).strip() else "failed"
             raise SourceError(f"fetch of {self.branch} from the fleet repository failed: {reason}") from None

@@ -33,6 +33,7 @@ from fleet.sync import open_cluster_api
 FIGHT_WINDOW = 60.0  # seconds
 FIGHT_LIMIT = 3  # self-heals of one cluster within the window before backing off
 MAX_BACKOFF = 300.0
+PROGRESS_POLL = 2.0  # seconds between looks at a cluster whose objects are still progressing
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,8 @@ class ClusterLoop:
         self.metrics.reconciles.labels(name, result).inc()
         self.metrics.drift.labels(name).set(len(scan.items))
         self.error_since, self.backoff = None, 0.0
+        if scan.health.code is Code.PROGRESSING:
+            self.backoff = PROGRESS_POLL  # look again soon even if no watch event arrives
         unhealthy = (k for k, h in scan.object_health.items() if h == scan.health and h.code is not Code.HEALTHY)
         report = ClusterReport(
             name=name,

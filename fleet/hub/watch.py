@@ -98,9 +98,10 @@ class ClusterWatch:
                         self.on_change(f"{resource.kind} {_name(obj)} deleted")
                         continue
                     fingerprint = _fingerprint(obj)
-                    if seen.get(uid) != fingerprint:  # status-only updates change nothing here
-                        seen[uid] = fingerprint
-                        self.on_change(f"{resource.kind} {_name(obj)} {kind.lower()}")
+                    what = "changed" if seen.get(uid) != fingerprint else "status"
+                    seen[uid] = fingerprint
+                    # Status updates matter too: they move health (a rollout becoming Available).
+                    self.on_change(f"{resource.kind} {_name(obj)} {what}")
                 backoff = 0.5
             except asyncio.CancelledError:
                 raise

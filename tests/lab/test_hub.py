@@ -45,8 +45,9 @@ class RunningHub:
             if predicate(self.hub):
                 return time.monotonic() - started
             await asyncio.sleep(0.05)
-        reports = {n: (r.sync, r.error, len(r.drift)) for n, r in self.hub.state.reports.items()}
-        raise AssertionError(f"{what} not within {timeout}s; reports: {reports}")
+        reports = {n: (r.sync, r.health, r.error, len(r.drift), r.release) for n, r in self.hub.state.reports.items()}
+        rollouts = [r.to_dict() for r in self.hub.rollouts.values()]
+        raise AssertionError(f"{what} not within {timeout}s; reports: {reports}; rollouts: {rollouts}")
 
     async def webhook(self, body: bytes, headers: dict[str, str]) -> int:
         async with (
