@@ -12,6 +12,7 @@ one commit; a rollback is a new commit restoring an earlier pin. Both carry a ma
 
 from __future__ import annotations
 
+import calendar
 import json
 import time
 from collections.abc import Sequence
@@ -76,10 +77,28 @@ class GateResult:
         return {"cluster": self.cluster, "passed": self.passed, "reason": self.reason}
 
 
-def evaluate_gates(reports: Sequence[ClusterReport], *, min_soak_seconds: float = 0.0) -> list[GateResult]:
-    """Every cluster of the source env Synced (0 drift), Healthy and reachable."""
+def _age(stamp: str | None, now: float) -> float | None:
+    if not stamp:
+        return None
+    try:
+        return now - calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return None
+
+
+def evaluate_gates(
+    reports: Sequence[ClusterReport], *, min_soak_seconds: float = 0.0, now: float | None = None
+) -> list[GateResult]:
+    """Every cluster of the source env Synced (0 drift), Healthy and reachable; with a minimum soak time,
+    also unchanged for that long (since fleet last changed anything in it)."""
+    now = time.time() if now is None else now
     results = []
     for report in reports:
+        age = _age(report.last_sync, now)
+        if min_soak_seconds and not report.error and not report.drift and (age is None or age < min_soak_seconds):
+            soaked = "never synced" if age is None else f"changed {age:.0f}s ago"
+            results.append(GateResult(report.name, False, f"soaking: {soaked}, needs {min_soak_seconds:.0f}s"))
+            continue
         if report.error:
             results.append(GateResult(report.name, False, f"unreachable: {report.error}"))
         elif report.drift:

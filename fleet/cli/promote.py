@@ -10,6 +10,7 @@ import click
 from fleet.apply import SyncOptions
 from fleet.cli import run, syncview
 from fleet.config import FleetConfig
+from fleet.envsettings import env_settings
 from fleet.errors import FleetError, UsageError
 from fleet.gitwrite import Pushed
 from fleet.output import table, to_json
@@ -110,7 +111,8 @@ def promote(
     source_clusters = workspace.select(Selection(envs=(source,)))
     rendered = [workspace.render(c) for c in source_clusters]
     report = run(fleet_report(rendered, config, inventory_name=config.inventory))
-    gates = evaluate_gates(report.clusters)
+    soak = env_settings(snapshot, source).min_soak_seconds
+    gates = evaluate_gates(report.clusters, min_soak_seconds=soak)
     for gate in gates:
         click.echo(f"gate {gate.cluster}: {'pass' if gate.passed else 'FAIL'} ({gate.reason})")
     failing = [g for g in gates if not g.passed]
