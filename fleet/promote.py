@@ -156,6 +156,19 @@ def history(repository: Repository, env: str, *, ref: str = "HEAD", limit: int =
     return records
 
 
+def rollback_record(env: str, pin: Pin, message: str, **extra: Any) -> dict[str, Any]:
+    """The trailer data of a rollback commit (by a person, or automatic by the hub)."""
+    return {
+        "kind": "rollback",
+        "from": None,
+        "to": env,
+        "revision": pin.revision,
+        "values": pin.values,
+        "message": message,
+        **extra,
+    }
+
+
 def promotion_message(data: dict[str, Any]) -> str:
     kind = data["kind"]
     if kind == "promotion":

@@ -14,7 +14,7 @@ from fleet.envsettings import env_settings
 from fleet.errors import FleetError, UsageError
 from fleet.gitwrite import Pushed
 from fleet.output import table, to_json
-from fleet.promote import Pin, evaluate_gates, history, release_path, write_pin
+from fleet.promote import Pin, evaluate_gates, history, release_path, rollback_record, write_pin
 from fleet.registry import Selection
 from fleet.render.engine import envs_of
 from fleet.source import Repository, Snapshot
@@ -176,7 +176,7 @@ def history_command(env: str, fmt: str, repo: Path, ref: str) -> None:
     for r in records:
         gates = r.data.get("gates") or []
         passed = sum(1 for g in gates if g.get("passed"))
-        verdict = f"{passed}/{len(gates)}" + (" forced" if r.data.get("forced") else "")
+        verdict = (f"{passed}/{len(gates)}" if gates else "-") + (" forced" if r.data.get("forced") else "")
         revision = str(r.data.get("revision", ""))[:12]
         rows.append([r.when, r.data.get("kind"), r.data.get("from") or "-", revision, verdict, r.author, r.sha[:12]])
     headers = ["WHEN", "KIND", "FROM", "REVISION", "GATES", "AUTHOR", "COMMIT"]
@@ -214,15 +214,7 @@ def rollback(
         to_rev = str(last.parents[0].hexsha)
     earlier = repository.snapshot(to_rev)
     pin = Pin.read(earlier, env).resolved(repository, earlier.revision)
-    data = {
-        "kind": "rollback",
-        "from": None,
-        "to": env,
-        "revision": pin.revision,
-        "values": pin.values,
-        "restores": earlier.revision,
-        "message": message,
-    }
+    data = rollback_record(env, pin, message, restores=earlier.revision)
     pushed = _write(repository, branch, env, pin, data, new_branch)
     where = f"{pushed.remote}/{pushed.branch}" if pushed.remote else pushed.branch
     restored = f"the pin of {earlier.revision[:12]} ({pin.revision[:12]})"

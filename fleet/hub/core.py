@@ -19,7 +19,7 @@ from fleet.hub.log import EventLog
 from fleet.hub.loop import ClusterLoop, LoopSettings
 from fleet.hub.metrics import HubMetrics
 from fleet.hub.rollout import Rollout
-from fleet.promote import Pin, release_path, write_pin
+from fleet.promote import Pin, release_path, rollback_record, write_pin
 from fleet.registry import Cluster, Registry, Selection
 from fleet.render.engine import HEAD_REVISIONS, RenderedCluster
 from fleet.report import ClusterReport, FleetReport, iso
@@ -218,15 +218,7 @@ class Hub:
         env = rollout.env
         try:
             pin = Pin.parse(rollout.previous.decode(), release_path(env))
-            data = {
-                "kind": "rollback",
-                "from": None,
-                "to": env,
-                "revision": pin.revision,
-                "values": pin.values,
-                "automatic": True,
-                "message": f"automatic rollback: {rollout.reason}",
-            }
+            data = rollback_record(env, pin, f"automatic rollback: {rollout.reason}", automatic=True)
             pushed = await asyncio.to_thread(
                 write_pin,
                 self.git.repository,

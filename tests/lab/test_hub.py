@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import io
@@ -18,6 +19,7 @@ from aiohttp import web
 from kubernetes_asyncio import client
 from prometheus_client.parser import text_string_to_metric_families
 
+from fleet.config import FleetConfig
 from fleet.hub.core import Hub, HubOptions
 from fleet.hub.log import EventLog
 from fleet.hub.server import make_app
@@ -57,6 +59,22 @@ class RunningHub:
             return r.status
 
 
+@contextlib.asynccontextmanager
+async def serve_hub(options: HubOptions, config: FleetConfig, logs: io.StringIO) -> AsyncIterator[RunningHub]:
+    """A hub with its HTTP API on a free loopback port, for the duration of a test."""
+    hub = Hub(options, config, EventLog("json", logs))
+    runner = web.AppRunner(make_app(hub))
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await hub.start()
+    try:
+        yield RunningHub(hub, f"http://127.0.0.1:{port}", logs)
+    finally:
+        await hub.stop()
+        await runner.cleanup()
+
+
 def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
     return {"X-Hub-Signature-256": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()}
 
@@ -94,17 +112,8 @@ async def running(fleet: FleetRepo, tmp_path: Path) -> AsyncIterator[RunningHub]
         webhook_secret=SECRET,
         request_timeout=5.0,
     )
-    hub = Hub(options, fleet.config, EventLog("json", logs))
-    runner = web.AppRunner(make_app(hub))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    await hub.start()
-    try:
-        yield RunningHub(hub, f"http://127.0.0.1:{port}", logs)
-    finally:
-        await hub.stop()
-        await runner.cleanup()
+    async with serve_hub(options, fleet.config, logs) as hub:
+        yield hub
 
 
 async def test_a_pushed_commit_reaches_every_cluster_after_a_webhook(fleet: FleetRepo, running: RunningHub) -> None:

@@ -4,20 +4,18 @@ with autoRollback, the hub commits a rollback of the env's pin."""
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from kubernetes_asyncio import client
 
 from fleet.hub.core import Hub, HubOptions
-from fleet.hub.log import EventLog
-from fleet.hub.server import make_app
 from fleet.testing import LabSession
 from tests.lab.helpers import FleetRepo, push, with_remote
-from tests.lab.test_hub import SECRET, RunningHub, free_port, signed
+from tests.lab.test_hub import SECRET, RunningHub, serve_hub, signed
 
 STUCK_WHEN_BROKEN = """\
 {% if values.broken | default(false) %}
@@ -50,21 +48,12 @@ async def prod(tmp_path: Path, lab_session: LabSession) -> AsyncIterator[tuple[F
         "waves",
     )
     remote = with_remote(fleet, tmp_path)
-    logs = __import__("io").StringIO()
+    logs = io.StringIO()
     options = HubOptions(
         repo=str(remote), interval=300.0, state_dir=tmp_path / "hub", webhook_secret=SECRET, request_timeout=5.0
     )
-    hub = Hub(options, fleet.config, EventLog("json", logs))
-    runner = web.AppRunner(make_app(hub))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    await hub.start()
-    try:
-        yield fleet, RunningHub(hub, f"http://127.0.0.1:{port}", logs)
-    finally:
-        await hub.stop()
-        await runner.cleanup()
+    async with serve_hub(options, fleet.config, logs) as running:
+        yield fleet, running
 
 
 async def tags(fleet: FleetRepo, cluster: str) -> set[str]:
