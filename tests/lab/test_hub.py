@@ -308,3 +308,48 @@ async def test_sigkill_of_the_hub_mid_sync_then_restart_leaves_no_orphans(fleet:
         _, stderr = second.communicate(timeout=30)
     assert second.returncode == 0, stderr[-2000:]
     assert '"event":"stopped"' in stderr
+
+
+async def test_a_controller_fighting_self_heal_is_reported(
+    fleet: FleetRepo, running: RunningHub
+) -> None:
+    await running.wait(synced("dev-1"), 60, "first sync")
+
+    async def fight() -> None:
+        async with fleet.lab.api("dev-1") as api:
+            apps = client.AppsV1Api(api)
+            while True:
+                await apps.patch_namespaced_deployment_scale(
+                    "web", fleet.namespace, {"spec": {"replicas": 4}}, field_manager="autoscaler"
+                )
+                await asyncio.sleep(0.3)
+
+    fighter = asyncio.create_task(fight())
+    try:
+        await running.wait(
+            lambda h: "fighting with manager autoscaler" in (h.state.reports["dev-1"].error or ""), 60, "fight seen"
+        )
+    finally:
+        fighter.cancel()
+    assert running.logs.getvalue().count('"event":"self_heal"') == 3  # then it stopped healing
+
+
+async def test_status_and_drift_read_from_a_hub(fleet: FleetRepo, running: RunningHub) -> None:
+    from click.testing import CliRunner
+
+    from fleet.cli import cli
+
+    both = ("dev-1", "staging-1")
+    await running.wait(lambda h: all(n in h.state.reports and h.state.reports[n].ok for n in both), 60, "healthy")
+
+    async def invoke(*args: str):  # type: ignore[no-untyped-def]
+        # The CLI runs its own event loop: in a thread, while this loop keeps serving the hub.
+        return await asyncio.to_thread(CliRunner().invoke, cli, list(args))
+
+    result = await invoke("status", "--hub", running.url, "--exit-code")
+    assert result.exit_code == 0, result.output
+    assert "2/2 clusters Synced and Healthy" in result.stdout
+    drift = await invoke("drift", "staging-1", "--hub", running.url, "-o", "json")
+    assert drift.exit_code == 0 and '"items": []' in drift.stdout
+    unknown = await invoke("drift", "nope", "--hub", running.url)
+    assert unknown.exit_code == 2 and "known clusters: dev-1, staging-1" in unknown.stderr

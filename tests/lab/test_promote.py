@@ -92,6 +92,12 @@ def test_dev_to_staging_to_prod_refusal_history_and_rollback(promo: FleetRepo) -
     sync_all(promo)
     assert asyncio.run(images(promo)) == {"dev-1": "2", "staging-1": "2", "prod-eu-1": "2"}
 
+    code, out = fleet_cli(promo, "promote", "--from", "prod", "--to", "staging", "--branch", "review-me")
+    assert code == 0 and "on origin/review-me" in out, out
+    promo.repo.remotes.origin.fetch()
+    assert "promote prod -> staging" in promo.repo.commit("origin/review-me").message
+    assert promo.repo.commit("origin/main").message.startswith("promote staging -> prod")  # main untouched
+
     code, out = fleet_cli(promo, "history", "prod", "-o", "json")
     assert code == 0 and '"from": "staging"' in out and '"passed": true' in out
 
