@@ -56,13 +56,18 @@ class _NeedsFullLoader(Exception):
 
 
 _STR, _INT, _FLOAT, _BOOL, _NULL = (f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null"))
-_MERGE = "tag:yaml.org,2002:merge"
 _SCALARS = yaml.constructor.SafeConstructor()
 MAX_NODES = 2_000_000  # per document stream: aliases are expanded, so an alias bomb stops here
 
 
+_IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers  # first character -> [(tag, regexp)]
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
 class _Converter:
-    """Nodes composed by the C parser -> plain Python data, twice as fast as PyYAML's constructor.
+    """Nodes composed by the C parser -> plain Python data, about three times as fast as PyYAML's
+    constructor. The composer runs without implicit resolution (CBaseLoader); plain scalars are typed here
+    with PyYAML's own YAML 1.1 rules, looked at only when their first character can start a non-string.
 
     Aliases are expanded into copies, so that fleet's edits to one place (labels, namespaces) never leak
     into another place that shared an anchor; timestamps stay strings, as Kubernetes expects."""
@@ -70,35 +75,45 @@ class _Converter:
     def __init__(self) -> None:
         self.budget = MAX_NODES
 
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag != _STR:
+            raise _NeedsFullLoader  # an explicit tag (!!binary, !!python/...): PyYAML decides
+        value = node.value
+        if node.style:  # quoted or block: always a string (plain scalars have style None, or "" from C)
+            return value
+        if not value:
+            return None
+        for tag, regexp in _IMPLICIT.get(value[0], ()):
+            if regexp.match(value):
+                if tag == _INT:
+                    return _SCALARS.construct_yaml_int(node)
+                if tag == _BOOL:
+                    return _SCALARS.construct_yaml_bool(node)
+                if tag == _NULL:
+                    return None
+                if tag == _FLOAT:
+                    return _SCALARS.construct_yaml_float(node)
+                if tag in (_TIMESTAMP, _STR):
+                    return value
+                raise _NeedsFullLoader  # merge keys, `=`: PyYAML decides
+        return value
+
     def convert(self, node: yaml.Node) -> Any:
         self.budget -= 1
         if self.budget < 0:
             raise yaml.constructor.ConstructorError(
                 None, None, f"expands to more than {MAX_NODES} nodes (alias bomb?)", node.start_mark
             )
-        tag = node.tag
         if isinstance(node, yaml.ScalarNode):
-            if tag == _STR:
-                return node.value
-            if tag == _INT:
-                return _SCALARS.construct_yaml_int(node)
-            if tag == _BOOL:
-                return _SCALARS.construct_yaml_bool(node)
-            if tag == _NULL:
-                return None
-            if tag == _FLOAT:
-                return _SCALARS.construct_yaml_float(node)
-            if tag == "tag:yaml.org,2002:timestamp":
-                return node.value
-            raise _NeedsFullLoader
+            return self.scalar(node)
         if isinstance(node, yaml.SequenceNode):
+            if node.tag != "tag:yaml.org,2002:seq":
+                raise _NeedsFullLoader
             return [self.convert(item) for item in node.value]
-        if not isinstance(node, yaml.MappingNode) or tag != "tag:yaml.org,2002:map":
+        if not isinstance(node, yaml.MappingNode) or node.tag != "tag:yaml.org,2002:map":
             raise _NeedsFullLoader
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            if key_node.tag == _MERGE:
-                raise _NeedsFullLoader
             key = self.convert(key_node)
             try:
                 duplicate = key in result
@@ -125,8 +140,11 @@ def _unshare(value: Any, budget: list[int] | None = None) -> Any:
     return value
 
 
+_Composer: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+
+
 def _fast_load_all(text: str) -> list[Any]:
-    loader = _Base(text)
+    loader = _Composer(text)
     try:
         documents = []
         converter = _Converter()

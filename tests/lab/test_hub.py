@@ -310,9 +310,7 @@ async def test_sigkill_of_the_hub_mid_sync_then_restart_leaves_no_orphans(fleet:
     assert '"event":"stopped"' in stderr
 
 
-async def test_a_controller_fighting_self_heal_is_reported(
-    fleet: FleetRepo, running: RunningHub
-) -> None:
+async def test_a_controller_fighting_self_heal_is_reported(fleet: FleetRepo, running: RunningHub) -> None:
     await running.wait(synced("dev-1"), 60, "first sync")
 
     async def fight() -> None:

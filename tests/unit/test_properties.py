@@ -84,3 +84,66 @@ def test_fast_yaml_loader_copies_aliases_and_handles_merge_keys() -> None:
     assert doc == {"a": {"x": 1}, "b": {"x": 1}, "c": {"x": 1, "y": 2}}
     doc["a"]["x"] = 5
     assert doc["b"]["x"] == 1  # no shared objects: editing one place never changes another
+
+
+PLAIN = [
+    "yes",
+    "No",
+    "on",
+    "OFF",
+    "true",
+    "False",
+    "~",
+    "null",
+    "Null",
+    "0",
+    "-0",
+    "+12",
+    "0x1F",
+    "0o17",
+    "017",
+    "0b101",
+    "1_000",
+    "1:20",
+    "190:20:30",
+    "3.14",
+    "-.5e3",
+    "1e3",
+    ".inf",
+    "-.Inf",
+    ".nan",
+    "1.0e+3",
+    "12abc",
+    "v1",
+    "a:b",
+    "@x",
+    "%x",
+    "=",
+    "-",
+    ".",
+    "0.",
+    "1,000",
+    "0x",
+    "nul",
+    "y",
+    "n",
+    "Y",
+    "N",
+]
+
+
+@given(st.lists(st.sampled_from(PLAIN), min_size=1, max_size=6))
+def test_fast_loader_types_plain_scalars_like_pyyaml(values: list[str]) -> None:
+    from fleet.yamlio import load_all
+
+    text = (
+        "".join(f"k{i}: {v}\n" for i, v in enumerate(values))
+        + "list: ["
+        + ", ".join(v for v in values if v not in ("@x", "%x", "-", "="))
+        + "]\n"
+    )
+    try:
+        expected = list(yaml.safe_load_all(text))
+    except yaml.YAMLError:
+        return  # not valid YAML at all: nothing to agree on
+    assert load_all(text, "x.yaml") == expected
