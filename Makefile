@@ -43,7 +43,9 @@ unit: venv
 
 # Everything: lint, unit tests and the tests against real control planes (the lab starts itself).
 test: lint lab-build
-	$(BIN)/pytest -q tests
+	@# pytest exits 5 when it collected no test: here that means the suite is broken, so say it and fail.
+	$(BIN)/pytest -q tests; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; fi; exit $$rc
 
 clean: lab-down
 	rm -rf $(VENV)

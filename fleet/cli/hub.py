@@ -11,6 +11,7 @@ import click
 from aiohttp import web
 
 from fleet.cli import run
+from fleet.cli.common import DURATION
 from fleet.config import FleetConfig
 from fleet.errors import UsageError
 from fleet.hub.core import Hub, HubOptions
@@ -41,20 +42,10 @@ def _listen(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _seconds(text: str) -> float:
-    units = {"s": 1, "m": 60, "h": 3600}
-    try:
-        if text[-1] in units:
-            return float(text[:-1]) * units[text[-1]]
-        return float(text)
-    except (ValueError, IndexError):
-        raise UsageError(f"--interval {text!r}: expected seconds, or a number with s, m or h") from None
-
-
 @click.command()
 @click.option("--repo", required=True, help="The fleet repository: a URL or a local path (bare or not).")
 @click.option("--branch", default="main", show_default=True)
-@click.option("--interval", default="60s", show_default=True, help="Git poll and cluster resync interval.")
+@click.option("--interval", type=DURATION, default="60s", show_default=True, help="Git poll and resync interval.")
 @click.option("--listen", default="127.0.0.1:8080", show_default=True, help="HTTP API address.")
 @click.option("--self-heal", "self_heal", default="", help="Envs whose drift is corrected, e.g. dev,staging.")
 @click.option(
@@ -80,7 +71,7 @@ def _seconds(text: str) -> float:
 def hub(
     repo: str,
     branch: str,
-    interval: str,
+    interval: float,
     listen: str,
     self_heal: str,
     token_file: Path | None,
@@ -94,7 +85,7 @@ def hub(
     options = HubOptions(
         repo=repo if "://" in repo or "@" in repo else str(Path(repo).resolve()),
         branch=branch,
-        interval=_seconds(interval),
+        interval=interval,
         self_heal=frozenset(e.strip() for e in self_heal.split(",") if e.strip()),
         state_dir=(state_dir or state_home() / "hub").resolve(),
         token=_secret(token_file, "FLEET_HUB_TOKEN", "token"),

@@ -10,7 +10,7 @@ from fleet.apply import SyncOptions
 from fleet.changeset import ChangeSet
 from fleet.cli import run
 from fleet.cli import syncview as view
-from fleet.cli.common import repo_options, selection_options
+from fleet.cli.common import DURATION, repo_options, selection_options
 from fleet.errors import FleetError
 from fleet.health import Code
 from fleet.kube.kubeconfig import load_kubeconfig
@@ -73,7 +73,9 @@ output_option = click.option(
 @click.option("--force-prune", is_flag=True, help="Prune even beyond the safety limit.")
 @click.option("--max-prune-ratio", type=click.FloatRange(0, 1), default=0.5, show_default=True)
 @click.option("--wait", is_flag=True, help="Wait until every object is Healthy (or Degraded).")
-@click.option("--timeout", "wait_timeout", type=float, default=180.0, show_default=True, help="Seconds for --wait.")
+@click.option(
+    "--timeout", "wait_timeout", type=DURATION, default="180s", show_default=True, help="For --wait: 90s, 5m."
+)
 @click.option("--force-conflicts", is_flag=True, help="Take over fields that another field manager owns.")
 @click.option("--dry-run", is_flag=True, help="Same as `fleet plan`.")
 @output_option

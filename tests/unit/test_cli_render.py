@@ -78,3 +78,9 @@ def test_unknown_cluster_and_bad_arguments(tmp_path: Path) -> None:
     assert code != 0 and "Traceback" not in err
     code, _, err = invoke("render", "--repo", str(tmp_path), "--local", "--ref", "main")
     assert code == 2
+
+
+def test_lab_kind_backend_without_kind_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither kind nor docker
+    code, _, err = invoke("lab", "up", "--backend", "kind", "--dir", str(tmp_path / "lab"))
+    assert code != 0 and "needs the `kind` command" in err and "Traceback" not in err
