@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fleet import inventory
 from fleet.config import FleetConfig
 from fleet.envsettings import EnvSettings, env_settings, wave_of
 from fleet.errors import FleetError
@@ -19,6 +20,9 @@ from fleet.hub.log import EventLog
 from fleet.hub.loop import ClusterLoop, LoopSettings
 from fleet.hub.metrics import HubMetrics
 from fleet.hub.rollout import Rollout
+from fleet.kube.api import ApiError, ApiLimits, ClusterApi
+from fleet.kube.client import cluster_client
+from fleet.kube.kubeconfig import load_kubeconfig
 from fleet.promote import Pin, release_path, rollback_record, write_pin
 from fleet.registry import Cluster, Registry, Selection
 from fleet.render.engine import HEAD_REVISIONS, RenderedCluster
@@ -95,7 +99,8 @@ class Hub:
         self._render_cache = {k: v for k, v in self._render_cache.items() if k[1] == fetched.revision}
         self._variants = {k: v for k, v in self._variants.items() if k[0] == fetched.revision}
         self.log("revision", revision=fetched.revision[:12], clusters=len(registry.clusters))
-        self._update_rollouts(workspace, registry)
+        observed = await self._observed_releases(registry) if not self.rollouts else {}
+        self._update_rollouts(workspace, registry, observed)
         await self._reconcile_registry(registry)
         for loop in self.loops.values():
             loop.trigger(f"revision {fetched.revision[:12]}")
@@ -157,7 +162,29 @@ class Hub:
             )
         return self._variants[key]
 
-    def _update_rollouts(self, workspace: Workspace, registry: Registry) -> None:
+    async def _observed_releases(self, registry: Registry) -> dict[str, dict[str, Any]]:
+        """At start: the release pin each cluster of a multi-wave env last applied (from its inventory),
+        so that a hub restarted in the middle of a rollout resumes it instead of releasing every wave."""
+        clusters = [c for c in registry.clusters if c.enabled]
+        multi = {env for env in registry.envs if len({wave_of(c) for c in clusters if c.env == env}) > 1}
+
+        async def one(cluster: Cluster) -> tuple[str, dict[str, Any]]:
+            try:
+                resolved = load_kubeconfig(cluster, self.config)
+                api = ClusterApi(cluster.name, await cluster_client(resolved), ApiLimits(timeout=5.0))
+            except FleetError:
+                return cluster.name, {}
+            try:
+                return cluster.name, dict((await inventory.read(api, self.config.inventory)).release)
+            except (FleetError, ApiError, inventory.InventoryError):
+                return cluster.name, {}
+            finally:
+                await api.close()
+
+        found = await asyncio.gather(*(one(c) for c in clusters if c.env in multi))
+        return {name: release for name, release in found if release}
+
+    def _update_rollouts(self, workspace: Workspace, registry: Registry, observed: dict[str, dict[str, Any]]) -> None:
         snapshot = workspace.snapshot
         for env in registry.envs:
             members: dict[int, list[str]] = {}
@@ -174,7 +201,10 @@ class Hub:
             content = snapshot.files.get(release_path(env), b"")
             old = self.rollouts.get(env)
             if old is None:
-                self.rollouts[env] = Rollout.settled(env, content, members, settings)
+                target = self._expected_release(snapshot, env, content)
+                self.rollouts[env] = Rollout.resumed(env, content, target, members, settings, observed)
+                if self.rollouts[env].state == "progressing":
+                    self.log("rollout", env=env, state="resumed", wave=self.rollouts[env].to_dict()["wave"])
                 continue
             old.members, old.settings, old.waves = members, settings, sorted(members)
             if content != old.target:

@@ -13,6 +13,7 @@ from typing import Any
 
 from fleet.envsettings import EnvSettings
 from fleet.health import Code
+from fleet.promote import Pin
 from fleet.report import ClusterReport, SyncState
 
 
@@ -38,6 +39,37 @@ class Rollout:
         waves = sorted(members)
         rollout = cls(env, content, content, {}, waves, members, settings, state="complete")
         rollout.allowed = {w: content for w in waves}
+        return rollout
+
+    @classmethod
+    def resumed(
+        cls,
+        env: str,
+        content: bytes,
+        target_release: dict[str, Any],
+        members: dict[int, list[str]],
+        settings: EnvSettings,
+        observed: dict[str, dict[str, Any]],
+    ) -> Rollout:
+        """A hub's first look at an env: waves whose clusters all still run an older release keep it, and
+        the rollout resumes from the first of them (a restart never releases every wave at once)."""
+        waves = sorted(members)
+        allowed: dict[int, bytes] = {}
+        for wave in waves:
+            releases = [observed.get(name) for name in members[wave]]
+            older = releases[0] if releases else None
+            same = all(r == older for r in releases)
+            if older and same and target_release and older != target_release:
+                allowed[wave] = Pin(str(older.get("revision", "")), dict(older.get("values") or {})).to_yaml("hub")
+            else:
+                allowed[wave] = content
+        behind = [i for i, w in enumerate(waves) if allowed[w] != content]
+        if not behind:
+            return cls.settled(env, content, members, settings)
+        allowed[waves[0]] = content
+        rollout = cls(env, content, allowed[waves[behind[-1]]], target_release, waves, members, settings)
+        rollout.allowed = allowed
+        rollout.current = max(behind[0] - 1, 0)
         return rollout
 
     def begin(self, content: bytes, release: dict[str, Any]) -> Rollout:

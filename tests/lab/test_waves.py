@@ -106,3 +106,34 @@ async def test_a_release_goes_wave_by_wave_and_a_degraded_wave_rolls_back(prod: 
         assert not dep.spec.template.spec.node_selector
     print(f"halt, rollback commit and recovery took {time.monotonic() - started:.1f}s")
     await asyncio.sleep(0)
+
+
+async def test_a_hub_restarted_mid_rollout_does_not_release_the_next_wave(
+    prod: tuple[FleetRepo, RunningHub], tmp_path: Path
+) -> None:
+    fleet, running = prod
+    both = ("prod-eu-1", "prod-us-1")
+    await running.wait(lambda h: all(n in h.state.reports and h.state.reports[n].ok for n in both), 60, "first sync")
+    pin = (fleet.root / "overlays/prod/release.yaml").read_text().split("values:")[0]
+    push(
+        fleet,
+        {
+            "overlays/prod/env.yaml": "rollout: {waveTimeout: 90, autoRollback: false}\n",
+            "overlays/prod/release.yaml": pin + release_values("3", broken=True),
+        },
+        "release 3, no automatic rollback",
+    )
+    body = b'{"ref": "refs/heads/main"}'
+    assert await running.webhook(body, signed(body)) == 202
+    await running.wait(lambda h: h.rollouts["prod"].state == "halted", 90, "wave 1 halted")
+    await running.hub.stop()
+
+    # A new hub (its first look at the fleet): wave 2 must stay on the old release.
+    options = running.hub.options
+    async with serve_hub(options, fleet.config, io.StringIO()) as again:
+        await again.wait(
+            lambda h: h.rollouts.get("prod") is not None and h.rollouts["prod"].state == "halted", 60, "halt seen again"
+        )
+        assert "wave 1: prod-eu-1 Degraded" in again.hub.rollouts["prod"].reason
+        await asyncio.sleep(3)
+    assert "3" not in await tags(fleet, "prod-us-1")
