@@ -302,6 +302,8 @@ class ClusterSync:
         for item in applied:
             if item.change.key.group_kind != CRD or item.change.action is Action.FAILED:
                 continue
+            if item.change.action is Action.UNCHANGED and item.live and assess(item.live).code is Code.HEALTHY:
+                continue  # established already: no request needed
             crd = self.desired[item.change.key]
             path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{item.change.key.name}"
 
