@@ -15,6 +15,7 @@ from pathlib import Path
 import git
 
 from fleet.errors import SourceError
+from fleet.source import redact
 
 PUSH_ATTEMPTS = 3
 FALLBACK_IDENTITY = {"GIT_AUTHOR_NAME": "fleet", "GIT_AUTHOR_EMAIL": "fleet@localhost"}
@@ -148,4 +149,4 @@ def _refresh_worktree(repo: git.Repo, branch: str, path: str) -> None:
 
 def _git_reason(exc: git.GitCommandError) -> str:
     text = str(exc.stderr or exc).strip().replace("\n", " ")
-    return text[:300]
+    return redact(text)[:300]

@@ -8,6 +8,7 @@ GitPython is blocking: async callers run these functions in an executor.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,14 @@ from fleet.errors import InputError, SourceError
 FLEET_DIRS = ("clusters", "overlays")
 LOCAL_REVISION = "local"  # the working tree, uncommitted edits included
 MAX_FILE_BYTES = 4 * 1024 * 1024
+
+
+_USERINFO = re.compile(r"(\w+://)[^/@\s]+@")
+
+
+def redact(text: str) -> str:
+    """``https://user:token@host/repo`` -> ``https://***@host/repo``: credentials never reach logs or reports."""
+    return _USERINFO.sub(r"\1***@", text)
 
 
 @dataclass(frozen=True)

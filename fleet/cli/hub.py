@@ -18,6 +18,7 @@ from fleet.hub.core import Hub, HubOptions
 from fleet.hub.log import EventLog
 from fleet.hub.server import make_app
 from fleet.paths import state_home
+from fleet.source import redact
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 DIRECTORY = click.Path(file_okay=False, path_type=Path)
@@ -108,7 +109,7 @@ async def _serve(hub: Hub, host: str, port: int) -> None:
     except OSError as exc:
         await runner.cleanup()
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    hub.log("listening", address=f"http://{host}:{port}", repo=hub.options.repo, branch=hub.options.branch)
+    hub.log("listening", address=f"http://{host}:{port}", repo=redact(hub.options.repo), branch=hub.options.branch)
     try:
         await hub.start()
         await stop.wait()

@@ -12,7 +12,7 @@ from pathlib import Path
 import git
 
 from fleet.errors import SourceError
-from fleet.source import Repository, Snapshot
+from fleet.source import Repository, Snapshot, redact
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class GitSource:
                 repository.repo.git.fetch("origin", f"+refs/heads/{self.branch}:refs/remotes/origin/{self.branch}")
         except git.GitCommandError as exc:
             reason = str(exc.stderr or exc).strip().splitlines()[-1] if (exc.stderr or str(exc)).strip() else "failed"
-            raise SourceError(f"fetch of {self.branch} from the fleet repository failed: {reason}") from None
+            raise SourceError(f"fetch of {self.branch} from the fleet repository failed: {redact(reason)}") from None
         return repository.resolve(f"origin/{self.branch}")
 
     async def fetch(self) -> Fetched:

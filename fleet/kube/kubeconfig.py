@@ -46,7 +46,7 @@ def load_kubeconfig(cluster: Cluster, config: FleetConfig) -> ResolvedKubeconfig
     except OSError as exc:
         raise err(f"kubeconfig not readable ({exc.strerror})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # C: kubeconfigs are big
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

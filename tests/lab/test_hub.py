@@ -351,3 +351,26 @@ async def test_status_and_drift_read_from_a_hub(fleet: FleetRepo, running: Runni
     assert drift.exit_code == 0 and '"items": []' in drift.stdout
     unknown = await invoke("drift", "nope", "--hub", running.url)
     assert unknown.exit_code == 2 and "known clusters: dev-1, staging-1" in unknown.stderr
+
+
+async def test_git_unreachable_is_reported_and_the_fleet_keeps_running(fleet: FleetRepo, running: RunningHub) -> None:
+    await running.wait(synced("dev-1", "staging-1"), 60, "first sync")
+    remote = Path(str(fleet.remote))  # type: ignore[attr-defined]
+    hidden = remote.with_name("remote-away.git")
+    remote.rename(hidden)  # the Git server is gone
+    try:
+        body = b'{"ref": "refs/heads/main"}'
+        assert await running.webhook(body, signed(body)) == 202
+        await running.wait(lambda h: h.state.git_error is not None, 30, "git error reported")
+        async with aiohttp.ClientSession() as s, s.get(running.url + "/api/v1/fleet") as r:
+            data = await r.json()
+        assert "fetch of main from the fleet repository failed" in data["gitError"]
+        assert {c["name"]: c["sync"] for c in data["clusters"]} == {"dev-1": "Synced", "staging-1": "Synced"}
+        # Drift is still watched and reported while Git is down.
+        async with fleet.lab.api("staging-1") as api:
+            await client.CoreV1Api(api).delete_namespaced_config_map("settings", fleet.namespace)
+        await running.wait(lambda h: len(h.state.reports["staging-1"].drift) == 1, 10, "drift while Git is down")
+    finally:
+        hidden.rename(remote)
+    assert await running.webhook(body, signed(body)) == 202
+    await running.wait(lambda h: h.state.git_error is None, 30, "git recovered")

@@ -51,3 +51,11 @@ def test_missing_context_and_file_are_clear_and_secret_free(tmp_path: Path) -> N
     absent = Cluster(name="dev-1", env="dev", labels={}, kubeconfig=tmp_path / "absent", context=None)
     with pytest.raises(RegistryError, match="kubeconfig not found"):
         load_kubeconfig(absent, FleetConfig(tmp_path))
+
+
+def test_repository_urls_are_redacted() -> None:
+    from fleet.source import redact
+
+    text = "fatal: unable to access 'https://bot:ghp_SECRET123@git.example.com/fleet.git/': 403"
+    assert redact(text) == "fatal: unable to access 'https://***@git.example.com/fleet.git/': 403"
+    assert redact("/srv/git/fleet.git") == "/srv/git/fleet.git"
