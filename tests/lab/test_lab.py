@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from pathlib import Path
 from typing import Any
 
+import yaml
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
@@ -101,3 +104,28 @@ async def test_unschedulable_deployment_stays_unavailable(lab_session: LabSessio
         await wait_for(unschedulable, timeout=60, what="the scheduler reporting Unschedulable")
         status = (await apps.read_namespaced_deployment_status(name, "default")).status
         assert not status.available_replicas
+
+
+def test_fleet_clusters_checks_every_kubeconfig_and_api(lab_session: LabSession, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from fleet.cli import cli
+
+    root = Path(__file__).resolve().parents[2]
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    for name in ("dev-1", "staging-1", "prod-eu-1"):
+        (credentials / f"{name}.kubeconfig").write_text(lab_session.kubeconfig(name).read_text())
+    exec_user = yaml.safe_load(lab_session.kubeconfig("prod-us-1").read_text())
+    exec_user["users"][0]["user"] = {"exec": {"command": "touch", "args": [str(tmp_path / "pwned")]}}
+    (credentials / "prod-us-1.kubeconfig").write_text(yaml.safe_dump(exec_user))
+    env = {"FLEET_CREDENTIALS_DIR": str(credentials)}
+    result = CliRunner().invoke(cli, ["clusters", "--repo", str(root), "--local", "-o", "json"], env=env)
+    assert result.exit_code == 0, result.output
+    rows = {c["name"]: c for c in json.loads(result.stdout)["clusters"]}
+    for name in ("dev-1", "staging-1", "prod-eu-1"):
+        assert rows[name]["reachable"] and rows[name]["version"] == KUBERNETES_VERSION
+    assert not rows["prod-us-1"]["reachable"]
+    assert "credential plugin (exec)" in rows["prod-us-1"]["kubeconfigStatus"]
+    assert not (tmp_path / "pwned").exists()
+    assert "BEGIN" not in result.stdout and "client-key-data" not in result.stdout
