@@ -18,11 +18,12 @@ from typing import Any
 
 from fleet import inventory as inv
 from fleet.changeset import Action, ChangeSet, ObjectChange
-from fleet.diff import differs, field_diffs, foreign_owned, leaf_paths, normalise, specified_diffs
+from fleet.diff import differs, field_diffs, normalise
 from fleet.errors import ClusterError
 from fleet.health import Code, Health, assess, worst
 from fleet.kube.api import APPLY_CONTENT_TYPE, FIELD_MANAGER, ApiError, ClusterApi
 from fleet.kube.discovery import Discovery, UnknownKind
+from fleet.kube.live import fetch_live, provably_unchanged
 from fleet.objects import ObjectKey
 from fleet.ordering import apply_order, kind_rank
 from fleet.render.engine import CLUSTER_LABEL, MANAGED_BY, RenderedCluster
@@ -145,70 +146,10 @@ class ClusterSync:
         return live is not None and key not in old.entries and not _is_managed_here(live, self.cluster)
 
     async def _prefetch(self) -> dict[ObjectKey, dict[str, Any] | None]:
-        """The live state of every desired object, read with one LIST per resource and namespace (not one
-        GET per object). Kinds the cluster does not serve yet (custom resources of a CRD in this sync) are
-        absent from the result."""
-        groups: dict[tuple[str, str], list[tuple[ObjectKey, dict[str, Any]]]] = {}
-        resources = {}
-        for key, obj in self.desired.items():
-            try:
-                resource = await self.discovery.resource(obj["apiVersion"], obj["kind"])
-            except UnknownKind:
-                continue
-            collection = resource.collection_path(key.namespace if resource.namespaced else None)
-            resources[collection] = resource
-            groups.setdefault((collection, obj["apiVersion"]), []).append((key, obj))
-
-        async def one(collection: str, api_version: str) -> dict[ObjectKey, dict[str, Any] | None]:
-            items = groups[(collection, api_version)]
-            listed = await self._list(collection)
-            kind = items[0][1]["kind"]
-            found = {}
-            for item in listed:
-                item.setdefault("apiVersion", api_version)
-                item.setdefault("kind", kind)
-                meta = item.get("metadata") or {}
-                found[(meta.get("namespace") or "", meta.get("name"))] = item
-            return {
-                key: found.get((key.namespace if resources[collection].namespaced else "", key.name))
-                for key, _ in items
-            }
-
-        async with asyncio.TaskGroup() as tasks:
-            futures = [tasks.create_task(one(c, v)) for c, v in groups]
-        result: dict[ObjectKey, dict[str, Any] | None] = {}
-        for future in futures:
-            result.update(future.result())
-        return result
-
-    async def _list(self, collection: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        token = ""
-        while True:
-            query = {"limit": "500", **({"continue": token} if token else {})}
-            try:
-                page = await self.api.request("GET", collection, query=query)
-            except ApiError as exc:
-                if exc.status == 404:  # the namespace does not exist yet
-                    return items
-                raise
-            items += page.get("items") or []
-            token = (page.get("metadata") or {}).get("continue") or ""
-            if not token:
-                return items
+        return await fetch_live(self.api, self.discovery, self.desired)
 
     def _locally_unchanged(self, key: ObjectKey, obj: dict[str, Any], live: dict[str, Any], old: inv.Inventory) -> bool:
-        """True when applying ``obj`` cannot change ``live``, decided without a request: Git has not changed
-        the object since fleet last applied it (same digest in the inventory), every field Git sets has the
-        same value live, and no other field manager owns any of those fields. Anything else (a server that
-        normalises a value, a field another manager touched) goes through a server-side dry run."""
-        entry = old.entries.get(key)
-        if entry is None or entry.digest != inv.digest(obj) or entry.adopted:
-            return False
-        want, have = normalise(obj), normalise(live)
-        if specified_diffs(want, have):
-            return False
-        return not foreign_owned(live, leaf_paths(want))
+        return provably_unchanged(old.entries.get(key), obj, live)
 
     async def _apply_all(self, live: dict[ObjectKey, dict[str, Any] | None], old: inv.Inventory) -> list[_Applied]:
         results: list[_Applied] = []

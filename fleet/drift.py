@@ -19,7 +19,8 @@ from fleet import inventory as inv
 from fleet.diff import field_diffs, field_tokens, normalise, owns, specified_diffs
 from fleet.health import Health, assess, worst
 from fleet.kube.api import APPLY_CONTENT_TYPE, FIELD_MANAGER, ApiError, ClusterApi
-from fleet.kube.discovery import Discovery, UnknownKind
+from fleet.kube.discovery import Discovery
+from fleet.kube.live import fetch_live, provably_unchanged
 from fleet.objects import ObjectKey
 from fleet.render.engine import RenderedCluster
 
@@ -150,8 +151,12 @@ class DriftScan:
     async def run(self) -> ClusterDrift:
         inventory_live = await self._inventory_object()
         inventory = inv.Inventory.from_configmap(inventory_live) if inventory_live else inv.Inventory.empty()
+        live = await fetch_live(self.api, self.discovery, self.rendered.objects)
         async with asyncio.TaskGroup() as tasks:
-            futures = {key: tasks.create_task(self._object(key, obj)) for key, obj in self.rendered.objects.items()}
+            futures = {
+                key: tasks.create_task(self._object(key, obj, live, inventory))
+                for key, obj in self.rendered.objects.items()
+            }
         items: list[DriftItem] = []
         healths: dict[ObjectKey, Health] = {}
         for key, future in futures.items():
@@ -160,9 +165,7 @@ class DriftScan:
             if item is not None:
                 items.append(item)
         for key in sorted(k for k in inventory.entries if k not in self.rendered.objects):
-            items.append(
-                DriftItem(key, DriftType.EXTRA, message="in the inventory but no longer desired: prune pending")
-            )
+            items.append(DriftItem(key, DriftType.EXTRA, message=PRUNE_PENDING))
         written = _fleet_write_time(inventory_live) if inventory_live else ""
         return ClusterDrift(tuple(items), worst(healths.values()), healths, inventory, written)
 
@@ -175,19 +178,23 @@ class DriftScan:
             raise
         return found if isinstance(found, dict) else None
 
-    async def _object(self, key: ObjectKey, obj: dict[str, Any]) -> tuple[DriftItem | None, Health]:
-        try:
-            resource = await self.discovery.resource(obj["apiVersion"], obj["kind"])
-        except UnknownKind as exc:
-            return DriftItem(key, DriftType.MISSING, message=str(exc)), assess(None)
-        path = resource.object_path(key)
-        try:
-            live = await self.api.get(path)
-        except ApiError as exc:
-            if exc.status == 404:
-                return DriftItem(key, DriftType.MISSING, message="not found in the cluster"), assess(None)
-            raise
+    async def _object(
+        self,
+        key: ObjectKey,
+        obj: dict[str, Any],
+        prefetched: dict[ObjectKey, dict[str, Any] | None],
+        inventory: inv.Inventory,
+    ) -> tuple[DriftItem | None, Health]:
+        if key not in prefetched:
+            message = f"the cluster serves no {obj['kind']} in {obj['apiVersion']}"
+            return DriftItem(key, DriftType.MISSING, message=message), assess(None)
+        live = prefetched[key]
+        if live is None:
+            return DriftItem(key, DriftType.MISSING, message="not found in the cluster"), assess(None)
         health = assess(live)
+        if provably_unchanged(inventory.entries.get(key), obj, live) and not _foreign_metadata(obj, live):
+            return None, health  # no request needed: Git's fields are all there, untouched by anyone else
+        path = (await self.discovery.resource(obj["apiVersion"], obj["kind"])).object_path(key)
         query = {"fieldManager": FIELD_MANAGER, "force": "false", "dryRun": "All"}
         drift_type = DriftType.MODIFIED
         message = ""
