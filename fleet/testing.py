@@ -10,8 +10,9 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from kubernetes_asyncio import client
 
@@ -19,6 +20,7 @@ from fleet.kube.client import api_client
 from fleet.lab.local import ClusterEndpoint, LocalLab
 from fleet.lab.topology import ClusterSpec, load_topology
 
+T = TypeVar("T")
 KIND_CONFIG = Path(__file__).resolve().parents[1] / "kind-config"
 
 
@@ -60,7 +62,9 @@ class LabSession:
             await api.close()
 
 
-async def wait_for(predicate, *, timeout: float, interval: float = 0.25, what: str = "condition"):  # type: ignore[no-untyped-def]
+async def wait_for(
+    predicate: Callable[[], Awaitable[T]], *, timeout: float, interval: float = 0.25, what: str = "condition"
+) -> T:
     """Poll an async predicate until it returns a truthy value; that value is returned."""
     deadline = time.monotonic() + timeout
     last = None

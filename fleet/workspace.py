@@ -23,9 +23,10 @@ class Workspace:
     def open(cls, repo: Path, *, ref: str = "HEAD", local: bool = False, config: FleetConfig) -> Workspace:
         """``local`` reads the working tree (uncommitted edits included); pinned base revisions are still
         read from Git when the directory is a repository."""
-        repository = _repository_or_none(repo) if local else Repository(repo)
-        snapshot = working_tree(repo) if local else repository.snapshot(ref)  # type: ignore[union-attr]
-        return cls(snapshot, config, repository)
+        if local:
+            return cls(working_tree(repo), config, _repository_or_none(repo))
+        repository = Repository(repo)
+        return cls(repository.snapshot(ref), config, repository)
 
     @cached_property
     def registry(self) -> Registry:

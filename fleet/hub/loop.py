@@ -11,13 +11,13 @@ import json
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from fleet.apply import ClusterSync, SyncOptions
 from fleet.changeset import Action, ChangeSet
 from fleet.config import FleetConfig
-from fleet.drift import DriftScan, DriftType
+from fleet.drift import DriftItem, DriftScan, DriftType
 from fleet.errors import ClusterError, FleetError
 from fleet.health import Code, Health
 from fleet.hub.log import EventLog
@@ -208,15 +208,13 @@ class ClusterLoop:
         )
         return change
 
-    def _may_heal(self, items: object) -> bool:
+    def _may_heal(self, items: Sequence[DriftItem]) -> bool:
         """Backs off when the same cluster needed healing too often: another controller is fighting."""
         now = time.monotonic()
         while self.heals and now - self.heals[0] > FIGHT_WINDOW:
             self.heals.popleft()
         if len(self.heals) >= FIGHT_LIMIT:
-            managers = sorted(
-                {f.manager for i in items for f in i.fields if f.manager}  # type: ignore[attr-defined]
-            )
+            managers = sorted({f.manager for i in items for f in i.fields if f.manager})
             self.fighting = f"fighting with manager {', '.join(managers) or 'unknown'}: self-heal paused"
             self.backoff = FIGHT_WINDOW
             self.log("fight", cluster=self.cluster.name, managers=",".join(managers))

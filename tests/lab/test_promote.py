@@ -128,18 +128,25 @@ def test_concurrent_promotions_both_land_without_losing_a_commit(promo: FleetRep
     # A second clone promotes at the same time as the first: one push is rejected and retried on top.
     other = git.Repo.clone_from(promo.repo.remotes.origin.url, str(tmp_path / "other"))
     env = {**os.environ, **promo.cli_env()}
+    command = [sys.executable, "-m", "fleet", "promote", "--from", "dev", "--to", "staging"]
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "fleet", "promote", "--from", "dev", "--to", "staging", "--repo", str(path)],
+            # Different messages: two distinct commits (identical ones would be one commit, harmlessly).
+            [*command, "--repo", str(path), "-m", f"from clone {n}"],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        for path in (promo.root, Path(other.working_tree_dir or ""))
+        for n, path in enumerate((promo.root, Path(other.working_tree_dir or "")))
     ]
     outputs = [p.communicate(timeout=120)[0] for p in processes]
     assert [p.returncode for p in processes] == [0, 0], outputs
     promo.repo.remotes.origin.fetch()
-    log = [c.message.splitlines()[0] for c in promo.repo.iter_commits("origin/main", max_count=3)]
-    assert log[0].startswith("promote dev -> staging") and log[1].startswith("promote dev -> staging")
+    history = list(promo.repo.iter_commits("origin/main", max_count=3))
+    messages = [c.message for c in history[:2]]
+    assert sorted("from clone 0" in m for m in messages) == [False, True]
+    assert all(m.startswith("promote dev -> staging") for m in messages)
+    for output in outputs:  # every commit a process reported is in the remote's history: none was lost
+        reported = output.rsplit("in commit ", 1)[1].split()[0]
+        assert any(c.hexsha.startswith(reported) for c in history[:2]), output
