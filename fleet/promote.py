@@ -100,7 +100,8 @@ def evaluate_gates(
             results.append(GateResult(report.name, False, f"soaking: {soaked}, needs {min_soak_seconds:.0f}s"))
             continue
         if report.error:
-            results.append(GateResult(report.name, False, f"unreachable: {report.error}"))
+            reason = f"unreachable: {report.error}" if report.error_since else report.error
+            results.append(GateResult(report.name, False, reason))
         elif report.drift:
             first = report.drift[0]
             more = f" and {len(report.drift) - 1} more" if len(report.drift) > 1 else ""

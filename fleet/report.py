@@ -51,9 +51,10 @@ class ClusterReport:
 
     def why(self) -> str | None:
         """One line saying why the cluster is not Synced and Healthy; None when it is."""
-        if self.error:
-            since = f" since {self.error_since}" if self.error_since else ""
-            return f"unreachable{since}: {self.error}"
+        if self.error and self.error_since:
+            return f"unreachable since {self.error_since}: {self.error}"
+        if self.error:  # reachable, but something needs a person (the hub fighting another controller)
+            return self.error
         reasons = []
         if self.drift:
             first = self.drift[0]

@@ -32,7 +32,8 @@ def test_gates_name_every_failing_cluster_with_its_reason() -> None:
         report("ok-1"),
         report("drifted-1", sync=SyncState.OUT_OF_SYNC, drift=(DriftItem(key, DriftType.MODIFIED),)),
         report("sick-1", health=Health(Code.DEGRADED, "ProgressDeadlineExceeded"), health_object=key),
-        report("gone-1", error="cannot connect", sync=SyncState.UNKNOWN),
+        report("gone-1", error="cannot connect", error_since="2026-11-28T11:58:00Z", sync=SyncState.UNKNOWN),
+        report("fight-1", error="fighting with manager hpa: self-heal paused"),
         report("fresh-1", last_sync="2026-11-28T11:59:00Z"),
     ]
     gates = {g.cluster: g for g in evaluate_gates(reports, min_soak_seconds=600, now=NOW)}
@@ -40,5 +41,6 @@ def test_gates_name_every_failing_cluster_with_its_reason() -> None:
     assert gates["drifted-1"].reason == "1 drifted: modified Deployment.apps/shop/shop"
     assert gates["sick-1"].reason == "Degraded: Deployment.apps/shop/shop: ProgressDeadlineExceeded"
     assert gates["gone-1"].reason == "unreachable: cannot connect"
+    assert gates["fight-1"].reason == "fighting with manager hpa: self-heal paused"
     assert gates["fresh-1"].reason == "soaking: changed 60s ago, needs 600s"
     assert evaluate_gates([report("fresh-1", last_sync="2026-11-28T11:59:00Z")], now=NOW)[0].passed
