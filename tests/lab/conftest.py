@@ -7,6 +7,7 @@ skipped with the reason, so that `pytest tests/unit` works on a machine without 
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,14 @@ import pytest
 from fleet.errors import FleetError
 from fleet.lab.build import missing_binaries
 from fleet.testing import LabSession, example_topology, in_ci
+
+
+def _stop_on_sigterm(_signum: int, _frame: object) -> None:
+    # A run stopped with SIGTERM (a CI timeout, `timeout`) still tears the lab down, like Ctrl-C does.
+    raise KeyboardInterrupt
+
+
+signal.signal(signal.SIGTERM, _stop_on_sigterm)
 
 
 def _unavailable(reason: str) -> None:
@@ -35,5 +44,14 @@ def lab_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabSession
     except FleetError as exc:
         session.stop()
         _unavailable(str(exc))
+    except BaseException:  # interrupted while starting: leave nothing running
+        session.stop()
+        raise
     yield session
-    session.stop()
+    # Nothing may interrupt the tear-down: a second signal would leave processes behind.
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN), signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        session.stop()
+    finally:
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
