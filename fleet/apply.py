@@ -71,12 +71,14 @@ def _prune_order(entry: inv.Entry) -> tuple[int, int]:
 
 
 class ClusterSync:
-    def __init__(self, api: ClusterApi, rendered: RenderedCluster, options: SyncOptions) -> None:
+    def __init__(
+        self, api: ClusterApi, rendered: RenderedCluster, options: SyncOptions, discovery: Discovery | None = None
+    ) -> None:
         self.api = api
         self.rendered = rendered
         self.options = options
         self.cluster = rendered.cluster.name
-        self.discovery = Discovery(api)
+        self.discovery = discovery or Discovery(api)  # the hub passes one that lives across reconciles
         self.desired = dict(rendered.objects)
         self.crd_kinds = _crd_kinds(self.desired)
         self.desired_namespaces = {k.name for k in self.desired if k.group_kind == ("", "Namespace")}
@@ -114,7 +116,7 @@ class ClusterSync:
 
     async def _sync(self) -> list[ObjectChange]:
         old = await inv.read(self.api, self.options.inventory)
-        live = await self._prefetch()
+        live = await fetch_live(self.api, self.discovery, self.desired)
         entries = [
             inv.Entry(key, obj["apiVersion"], inv.digest(obj), self._adopted(key, live.get(key), old))
             for key, obj in self.desired.items()
@@ -144,12 +146,6 @@ class ClusterSync:
     def _adopted(self, key: ObjectKey, live: dict[str, Any] | None, old: inv.Inventory) -> bool:
         """Existed before fleet applied it, and fleet never recorded it: prune will leave it in place."""
         return live is not None and key not in old.entries and not _is_managed_here(live, self.cluster)
-
-    async def _prefetch(self) -> dict[ObjectKey, dict[str, Any] | None]:
-        return await fetch_live(self.api, self.discovery, self.desired)
-
-    def _locally_unchanged(self, key: ObjectKey, obj: dict[str, Any], live: dict[str, Any], old: inv.Inventory) -> bool:
-        return provably_unchanged(old.entries.get(key), obj, live)
 
     async def _apply_all(self, live: dict[ObjectKey, dict[str, Any] | None], old: inv.Inventory) -> list[_Applied]:
         results: list[_Applied] = []
@@ -185,7 +181,7 @@ class ClusterSync:
         # Kinds served only since a CRD of this sync was established were not prefetched.
         live = prefetched[key] if key in prefetched else await self._get(path)
         query = {"fieldManager": FIELD_MANAGER, "force": "true" if self.options.force_conflicts else "false"}
-        if live is not None and self._locally_unchanged(key, obj, live, old):
+        if live is not None and provably_unchanged(old.entries.get(key), obj, live):
             return result(Action.UNCHANGED, live=live)
         if live is None and not self.options.dry_run:
             # Nothing to compare with: create it (the apply itself validates, as a dry run would).

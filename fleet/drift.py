@@ -142,15 +142,22 @@ def _foreign_metadata(desired: dict[str, Any], live: dict[str, Any]) -> list[tup
 
 
 class DriftScan:
-    def __init__(self, api: ClusterApi, rendered: RenderedCluster, *, inventory_name: str = inv.NAME) -> None:
+    def __init__(
+        self,
+        api: ClusterApi,
+        rendered: RenderedCluster,
+        *,
+        inventory_name: str = inv.NAME,
+        discovery: Discovery | None = None,
+    ) -> None:
         self.api = api
         self.rendered = rendered
         self.inventory_name = inventory_name
-        self.discovery = Discovery(api)
+        self.discovery = discovery or Discovery(api)
 
     async def run(self) -> ClusterDrift:
-        inventory_live = await self._inventory_object()
-        inventory = inv.Inventory.from_configmap(inventory_live) if inventory_live else inv.Inventory.empty()
+        inventory_live = await inv.read_configmap(self.api, self.inventory_name)
+        inventory = inv.parse(inventory_live, self.inventory_name)
         live = await fetch_live(self.api, self.discovery, self.rendered.objects)
         async with asyncio.TaskGroup() as tasks:
             futures = {
@@ -168,15 +175,6 @@ class DriftScan:
             items.append(DriftItem(key, DriftType.EXTRA, message=PRUNE_PENDING))
         written = _fleet_write_time(inventory_live) if inventory_live else ""
         return ClusterDrift(tuple(items), worst(healths.values()), healths, inventory, written)
-
-    async def _inventory_object(self) -> dict[str, Any] | None:
-        try:
-            found = await self.api.get(f"/api/v1/namespaces/{inv.NAMESPACE}/configmaps/{self.inventory_name}")
-        except ApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return found if isinstance(found, dict) else None
 
     async def _object(
         self,

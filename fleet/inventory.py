@@ -123,20 +123,31 @@ def _path(name: str) -> str:
     return f"/api/v1/namespaces/{NAMESPACE}/configmaps/{name}"
 
 
-async def read(api: ClusterApi, name: str = NAME) -> Inventory:
-    """The cluster's inventory; empty when there is none yet. ``name`` lets several independent fleets
-    (or tests) share a cluster without pruning each other's objects."""
+async def read_configmap(api: ClusterApi, name: str = NAME) -> dict[str, Any] | None:
+    """The inventory ConfigMap as stored (its managedFields say when fleet last wrote it); None if absent."""
     try:
-        configmap = await api.get(_path(name))
+        found = await api.get(_path(name))
     except ApiError as exc:
         if exc.status == 404:
-            return Inventory.empty()
+            return None
         raise
+    return found if isinstance(found, dict) else None
+
+
+def parse(configmap: Mapping[str, Any] | None, name: str = NAME) -> Inventory:
+    if configmap is None:
+        return Inventory.empty()
     try:
         return Inventory.from_configmap(configmap)
     except (ValueError, KeyError, TypeError) as exc:
         # Never guess: a damaged inventory would make prune delete the wrong things, or nothing.
         raise InventoryError(f"{NAMESPACE}/{name} is unreadable ({exc}); fix or delete it to start over") from None
+
+
+async def read(api: ClusterApi, name: str = NAME) -> Inventory:
+    """The cluster's inventory; empty when there is none yet. ``name`` lets several independent fleets
+    (or tests) share a cluster without pruning each other's objects."""
+    return parse(await read_configmap(api, name), name)
 
 
 async def write(api: ClusterApi, inventory: Inventory, name: str = NAME) -> None:

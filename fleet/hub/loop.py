@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fleet.apply import ClusterSync, SyncOptions
 from fleet.changeset import Action, ChangeSet
 from fleet.config import FleetConfig
-from fleet.drift import DriftItem, DriftScan, DriftType
+from fleet.drift import ClusterDrift, DriftItem, DriftScan, DriftType
 from fleet.errors import ClusterError, FleetError
 from fleet.health import Code, Health
 from fleet.hub.log import EventLog
@@ -67,6 +67,7 @@ class ClusterLoop:
         self.reasons: list[str] = ["start"]
         self.api: ClusterApi | None = None
         self.watch: ClusterWatch | None = None
+        self.discovery: Discovery | None = None
         self.synced_revision = ""
         self.last_sync: float | None = None
         self.last_duration: float | None = None
@@ -120,7 +121,11 @@ class ClusterLoop:
             self.api = await open_cluster_api(rendered, self.config, limits)
             reconnects = self.metrics.watch_reconnects.labels(self.cluster.name)
             self.watch = ClusterWatch(self.api, self._on_watch, reconnects.inc)
+            self.discovery = Discovery(self.api)  # kept: no discovery requests on every reconcile
         return self.api
+
+    async def _scan(self, api: ClusterApi, rendered: RenderedCluster) -> ClusterDrift:
+        return await DriftScan(api, rendered, inventory_name=self.settings.inventory, discovery=self.discovery).run()
 
     def _on_watch(self, what: str) -> None:
         self.trigger(f"watch: {what}")
@@ -141,13 +146,13 @@ class ClusterLoop:
                 result = "synced"
                 if change.error:
                     raise ClusterError(name, change.error)
-            scan = await DriftScan(api, rendered, inventory_name=self.settings.inventory).run()
+            scan = await self._scan(api, rendered)
             healable = [i for i in scan.items if i.type is not DriftType.EXTRA]
             if self.settings.self_heal and healable and self._may_heal(scan.items):
                 self.log("self_heal", cluster=name, objects=len(healable), first=str(healable[0].key))
                 await self._sync(api, rendered, reason="self-heal", force=True)
                 self.metrics.self_heals.labels(name).inc()
-                scan = await DriftScan(api, rendered, inventory_name=self.settings.inventory).run()
+                scan = await self._scan(api, rendered)
                 result = "healed"
             await self._watch_resources(api, rendered)
         except (ClusterError, ApiError, UnknownKind) as exc:
@@ -182,7 +187,7 @@ class ClusterLoop:
 
     async def _sync(self, api: ClusterApi, rendered: RenderedCluster, *, reason: str, force: bool = False) -> ChangeSet:
         options = SyncOptions(force_conflicts=force or self.settings.self_heal, inventory=self.settings.inventory)
-        change = await ClusterSync(api, rendered, options).run()
+        change = await ClusterSync(api, rendered, options, self.discovery).run()
         name = self.cluster.name
         counts = change.counts
         self.metrics.applied.labels(name).inc(counts[Action.CREATED] + counts[Action.CONFIGURED])
@@ -224,13 +229,12 @@ class ClusterLoop:
         return True
 
     async def _watch_resources(self, api: ClusterApi, rendered: RenderedCluster) -> None:
-        if self.watch is None:
+        if self.watch is None or self.discovery is None:
             return
-        discovery = Discovery(api)
         resources = {}
         for obj in rendered.objects.values():
             with contextlib.suppress(UnknownKind):
-                resource = await discovery.resource(obj["apiVersion"], obj["kind"])
+                resource = await self.discovery.resource(obj["apiVersion"], obj["kind"])
                 resources[resource.collection_path()] = resource
         self.watch.update(list(resources.values()))
 
