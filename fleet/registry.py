@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -36,11 +35,12 @@ class Cluster:
     name: str
     env: str
     labels: Mapping[str, str]
-    kubeconfig: Path
+    kubeconfig: Path  # where the hub looks; vetted (confined to the credentials dir) when it is loaded
     context: str | None
     values: Mapping[str, Any] = field(default_factory=dict)
     enabled: bool = True
     source: str = ""
+    kubeconfig_ref: str = ""  # the path as written in Git, for messages
 
     def template_view(self) -> dict[str, Any]:
         """What templates see as ``cluster``: never the kubeconfig."""
@@ -121,9 +121,11 @@ def _check_labels(raw: Any, err: Any) -> dict[str, str]:
 
 
 def resolve_kubeconfig(raw: str, credentials_dir: Path) -> Path:
-    """``~`` and ``$VARS`` expanded; a relative path resolves against the hub's credentials dir."""
-    expanded = Path(os.path.expanduser(os.path.expandvars(raw)))
-    return expanded if expanded.is_absolute() else credentials_dir / expanded
+    """A relative path resolves against the hub's credentials dir. Nothing is expanded: ``~`` and ``$VAR``
+    from Git would read the hub's environment. Confinement to the credentials dir (after symlinks) is
+    checked when the kubeconfig is read (fleet.kube.kubeconfig), where the file system is looked at."""
+    path = Path(raw)
+    return path if path.is_absolute() else credentials_dir / path
 
 
 def parse_cluster(path: str, text: str, config: FleetConfig, known_envs: Iterable[str] | None) -> Cluster:
@@ -178,6 +180,7 @@ def parse_cluster(path: str, text: str, config: FleetConfig, known_envs: Iterabl
         values=values,
         enabled=enabled,
         source=path,
+        kubeconfig_ref=kubeconfig,
     )
 
 

@@ -16,7 +16,8 @@ async def api_client(kubeconfig: Path, context: str | None = None) -> client.Api
 
 
 async def cluster_client(resolved: ResolvedKubeconfig) -> client.ApiClient:
-    """A fresh ApiClient from a kubeconfig that :func:`load_kubeconfig` accepted."""
+    """A fresh ApiClient from a kubeconfig that :func:`load_kubeconfig` accepted: built from the vetted
+    structure (one context, credentials inline), never from the file."""
     configuration = client.Configuration()
     loader = config.kube_config.KubeConfigLoader(config_dict=resolved.config, active_context=resolved.context)
     await loader.load_and_set(configuration)
