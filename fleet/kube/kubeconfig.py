@@ -181,9 +181,7 @@ class _Vetting:
                 raise self.err(f"user {name!r}: {key} must be a string")
         return vetted
 
-    def copy_known(
-        self, entry: dict[str, Any], what: str, keys: set[str], files: dict[str, str]
-    ) -> dict[str, Any]:
+    def copy_known(self, entry: dict[str, Any], what: str, keys: set[str], files: dict[str, str]) -> dict[str, Any]:
         unknown = sorted(str(k) for k in entry if k not in keys and k not in files and k not in _IGNORED)
         if unknown:
             raise self.err(f"{what}: unsupported field {unknown[0]!r}; refused (fleet only uses fields it vets)")

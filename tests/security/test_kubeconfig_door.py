@@ -96,7 +96,9 @@ async def test_unknown_user_fields_are_refused_not_ignored(creds: Path) -> None:
 
 async def test_the_client_is_built_from_the_vetted_structure(creds: Path) -> None:
     (creds / "token").write_text(TOKEN + "\n")
-    write(creds / "k", kubeconfig_doc({"name": "u", "user": {"tokenFile": "token"}}, **{"insecure-skip-tls-verify": True}))
+    write(
+        creds / "k", kubeconfig_doc({"name": "u", "user": {"tokenFile": "token"}}, **{"insecure-skip-tls-verify": True})
+    )
     cluster, config = entry(creds, "k")
     vetted = load_kubeconfig(cluster, config)
     assert vetted.config["users"] == [{"name": "user", "user": {"token": TOKEN}}]
@@ -167,9 +169,7 @@ async def test_files_named_in_the_kubeconfig_are_confined(creds: Path, section: 
 
 
 @pytest.mark.parametrize("written", ["$HOME/k", "${FLEET_TEST_SECRET}/k", "~/k", "~root/k"])
-async def test_nothing_from_git_is_expanded(
-    creds: Path, monkeypatch: pytest.MonkeyPatch, written: str
-) -> None:
+async def test_nothing_from_git_is_expanded(creds: Path, monkeypatch: pytest.MonkeyPatch, written: str) -> None:
     monkeypatch.setenv("FLEET_TEST_SECRET", "environment-secret-value")
     monkeypatch.setenv("HOME", str(creds))
     write(creds / "k", kubeconfig_doc({"name": "u", "user": {"token": TOKEN}}))
