@@ -8,6 +8,8 @@ and the permission to run kubeconfig credential plugins live here.
     allowCredentialPlugins: false           # kubeconfigs with exec/auth-provider users
     inventoryName: fleet-inventory          # the ConfigMap in fleet-system recording what this hub applied;
                                             # two hubs managing one cluster need different names
+    renderTimeout: 10                       # seconds one cluster's render may take (templates come from Git)
+    renderMemoryMB: 1024                    # address space of a render worker process
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from fleet.errors import InputError
 from fleet.paths import default_credentials_dir
 from fleet.yamlio import load_one
 
-KNOWN_KEYS = {"credentialsDir", "allowCredentialPlugins", "inventoryName"}
+KNOWN_KEYS = {"credentialsDir", "allowCredentialPlugins", "inventoryName", "renderTimeout", "renderMemoryMB"}
 DEFAULT_INVENTORY = "fleet-inventory"
 
 
@@ -38,6 +40,8 @@ class FleetConfig:
     credentials_dir: Path
     allow_credential_plugins: bool = False
     inventory: str = DEFAULT_INVENTORY
+    render_timeout: float = 10.0
+    render_memory_mb: int = 1024
 
     @classmethod
     def default(cls) -> FleetConfig:
@@ -71,4 +75,10 @@ class FleetConfig:
             raise InputError(
                 "must be a ConfigMap name (lowercase DNS subdomain)", path=str(path), field="inventoryName"
             )
-        return cls(credentials_dir, allow, inventory)
+        timeout = data.get("renderTimeout", 10.0)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0.1 <= timeout <= 3600:
+            raise InputError("must be a number of seconds from 0.1 to 3600", path=str(path), field="renderTimeout")
+        memory = data.get("renderMemoryMB", 1024)
+        if isinstance(memory, bool) or not isinstance(memory, int) or not 128 <= memory <= 1024 * 1024:
+            raise InputError("must be a whole number of MiB, at least 128", path=str(path), field="renderMemoryMB")
+        return cls(credentials_dir, allow, inventory, float(timeout), memory)

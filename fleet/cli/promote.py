@@ -109,7 +109,7 @@ def promote(
     pin = Pin.read(snapshot, source).resolved(repository, snapshot.revision)
     workspace = Workspace(snapshot, config, repository)
     source_clusters = workspace.select(Selection(envs=(source,)))
-    rendered = [workspace.render(c) for c in source_clusters]
+    rendered = workspace.render_all(source_clusters)
     report = run(fleet_report(rendered, config, inventory_name=config.inventory))
     soak = env_settings(snapshot, source).min_soak_seconds
     gates = evaluate_gates(report.clusters, min_soak_seconds=soak)
@@ -149,7 +149,7 @@ def _plan_target(workspace: Workspace, snapshot: Snapshot, target: str, pin: Pin
     files[release_path(target)] = pin.to_yaml("promote")
     planned = Workspace(Snapshot(snapshot.revision, files, snapshot.root), config, workspace.repository)
     clusters = planned.select(Selection(envs=(target,)))
-    rendered = [planned.render(c) for c in clusters]
+    rendered = planned.render_all(clusters)
     options = SyncOptions(dry_run=True, inventory=config.inventory)
     results = run(sync_fleet(rendered, config, options))
     click.echo(f"\nplan for {target} with {pin.revision[:12]}:")

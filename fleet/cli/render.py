@@ -21,6 +21,6 @@ def render(workspace: Workspace, selection: Selection, fmt: str) -> None:
     cluster is rendered before anything is printed, so a template error prints no partial output.
     """
     clusters = workspace.select(selection)
-    rendered = [workspace.render(c) for c in clusters]
+    rendered = workspace.render_all(clusters)
     objects = [obj for r in rendered for obj in r.objects.values()]
     click.echo(dump_yaml(objects) if fmt == "yaml" else dump_json(objects), nl=False)

@@ -31,7 +31,7 @@ class NotConverged(FleetError):
 
 def _report(workspace: Workspace, selection: Selection) -> FleetReport:
     clusters = workspace.select(selection)
-    rendered = [workspace.render(c) for c in clusters]
+    rendered = workspace.render_all(clusters)
     return run(fleet_report(rendered, workspace.config, inventory_name=workspace.config.inventory))
 
 

@@ -28,7 +28,7 @@ def _run(workspace: Workspace, selection: Selection, options: SyncOptions) -> li
     clusters = workspace.select(selection)
     # Everything is rendered and every kubeconfig vetted before any cluster is touched: bad input
     # changes nothing anywhere.
-    rendered = [workspace.render(c) for c in clusters]
+    rendered = workspace.render_all(clusters)
     for cluster in clusters:
         load_kubeconfig(cluster, workspace.config)
     progress = sys.stderr.isatty()

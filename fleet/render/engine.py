@@ -164,6 +164,7 @@ class Renderer:
         release = self.release(env)
         base = self._base_snapshot(env)
         templates = self._template_set(base)
+        templates.forget_state()
         values = merge_all(
             self._mapping_file(base, f"{BASE}/values.yaml"),
             self._mapping_file(self.snapshot, f"{env_dir}/values.yaml"),
@@ -197,6 +198,8 @@ class Renderer:
             objects = _apply_patches(objects, docs, path, cluster.name, namespace, crd_scopes)
         result: dict[ObjectKey, dict[str, Any]] = {}
         for obj, path, number in objects:
+            # Again after patches: a patch may have removed or retyped metadata, kind or apiVersion.
+            _check_object(obj, f"{path} (document {number})", 0, cluster.name)
             _default_namespace(obj, namespace, crd_scopes)
             _label(obj, cluster, self.snapshot.revision, path)
             key = ObjectKey.of(obj)
@@ -263,6 +266,11 @@ def _check_object(obj: dict[str, Any], path: str, line: int, cluster: str) -> No
     for fld in ("labels", "annotations"):
         if meta.get(fld) is not None and not isinstance(meta[fld], dict):
             raise err("must be a mapping", f"metadata.{fld}")
+        for key, value in (meta.get(fld) or {}).items():
+            if not isinstance(key, str):
+                raise err(f"keys must be strings; quote {key!r}", f"metadata.{fld}")
+            if isinstance(value, (dict, list)):
+                raise err("values must be strings", f"metadata.{fld}.{key}")
 
 
 def _crd_scopes(objects: Any) -> dict[tuple[str, str], str]:
@@ -294,10 +302,10 @@ def _default_namespace(obj: dict[str, Any], namespace: str, crd_scopes: Mapping[
 
 def _label(obj: dict[str, Any], cluster: Cluster, revision: str, source: str) -> None:
     meta = obj["metadata"]
-    labels = {str(k): _label_text(v) for k, v in (meta.get("labels") or {}).items()}
+    labels = {k: _label_text(v) for k, v in (meta.get("labels") or {}).items()}
     labels.update({MANAGED_BY: "fleet", CLUSTER_LABEL: cluster.name, ENV_LABEL: cluster.env})
     meta["labels"] = labels
-    annotations = {str(k): _label_text(v) for k, v in (meta.get("annotations") or {}).items()}
+    annotations = {k: _label_text(v) for k, v in (meta.get("annotations") or {}).items()}
     annotations.update({REVISION_ANNOTATION: revision, SOURCE_ANNOTATION: source})
     meta["annotations"] = annotations
 

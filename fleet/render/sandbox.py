@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 import yaml
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from fleet.source import Snapshot
 
@@ -52,7 +52,10 @@ class SnapshotLoader(jinja2.BaseLoader):
         raise jinja2.TemplateNotFound(template)
 
 
-class FleetSandbox(SandboxedEnvironment):
+class FleetSandbox(ImmutableSandboxedEnvironment):
+    """Immutable: a template cannot change ``values`` (or any list or dict it did not make) for the files
+    and clusters rendered after it, nor grow a list while iterating over it."""
+
     intercepted_binops = frozenset({"*", "**"})
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:

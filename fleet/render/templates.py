@@ -43,6 +43,12 @@ class TemplateSet:
             self._compiled[path] = compiled
         return compiled
 
+    def forget_state(self) -> None:
+        """Drop the modules imported templates keep (``{% import %}`` caches them, with any namespace()
+        a template changed), so that one cluster's render never sees another's state."""
+        for template in list(self.environment.cache.values()) if self.environment.cache else []:
+            template._module = None
+
     def render(self, path: str, context: dict[str, Any], *, cluster: str) -> str:
         template = self.template(path)
         try:
