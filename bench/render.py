@@ -11,6 +11,7 @@ checks. Absolute times vary with the machine's load; the ratio is what to compar
 from __future__ import annotations
 
 import argparse
+import contextlib
 import platform
 import time
 from collections.abc import Callable
@@ -19,10 +20,14 @@ from pathlib import Path
 import jinja2
 import yaml
 
+from fleet.config import FleetConfig
+from fleet.errors import FleetError
 from fleet.registry import Cluster
 from fleet.render.engine import Renderer, manifest_paths
 from fleet.render.sandbox import make_environment
+from fleet.render.worker import RenderLimits, shared_pool
 from fleet.source import Snapshot, working_tree
+from fleet.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,8 +83,28 @@ def clusters(count: int) -> list[Cluster]:
 
 
 def fleet_render(snapshot: Snapshot, count: int) -> int:
+    """The engine in this process, unbounded: what fleet did before rendering moved to workers."""
     renderer = Renderer(snapshot)  # one per revision: templates compile once, blobs parse once
     return sum(len(renderer.render(c).objects) for c in clusters(count))
+
+
+def bounded(workers: int) -> Callable[[Snapshot, int], int]:
+    """What fleet does: every cluster rendered in worker processes under the time and memory limits."""
+
+    limits = RenderLimits(workers=workers)
+    warm = Workspace(Snapshot("warm-up", {}), FleetConfig(Path("/nonexistent")))
+    for cluster in clusters(workers):  # the worker processes start once per hub, not per revision
+        with contextlib.suppress(FleetError):
+            shared_pool(limits).render(warm.bundle, cluster)
+
+    def run(snapshot: Snapshot, count: int) -> int:
+        # A new snapshot token per run: workers get the files and compile the templates again, as on a
+        # new revision.
+        workspace = Workspace(Snapshot(snapshot.revision, snapshot.files), FleetConfig(Path("/nonexistent")))
+        workspace.limits = limits  # type: ignore[misc]  # the cached property, set for this run
+        return sum(len(r.objects) for r in workspace.render_all(clusters(count)))
+
+    return run
 
 
 def baseline_render(snapshot: Snapshot, count: int) -> int:
@@ -114,13 +139,19 @@ def main() -> None:
     snapshot = working_tree(ROOT) if args.example else synthetic(args.objects)
     base_time, base_objects = best_of(baseline_render, snapshot, args.clusters, args.repeat)
     fleet_time, fleet_objects = best_of(fleet_render, snapshot, args.clusters, args.repeat)
-    print(f"machine: {platform.machine()}, {platform.system()}, python {platform.python_version()}, one core")
+    one_time, one_objects = best_of(bounded(1), snapshot, args.clusters, args.repeat)
+    pool_time, pool_objects = best_of(bounded(RenderLimits().workers), snapshot, args.clusters, args.repeat)
+    print(f"machine: {platform.machine()}, {platform.system()}, python {platform.python_version()}")
     for label, count, seconds in (
         ("baseline (plain jinja2 + C YAML)", base_objects, base_time),
-        ("fleet render", fleet_objects, fleet_time),
+        ("fleet engine in-process (unbounded)", fleet_objects, fleet_time),
+        ("fleet bounded, 1 worker", one_objects, one_time),
+        (f"fleet bounded, {RenderLimits().workers} workers (default)", pool_objects, pool_time),
     ):
-        print(f"{label:34} {count} objects in {seconds:.2f}s = {count / seconds:,.0f}/s")
-    print(f"ratio fleet/baseline: {fleet_time / base_time:.2f} (best of {args.repeat})")
+        print(f"{label:40} {count} objects in {seconds:.2f}s = {count / seconds:,.0f}/s")
+    print(f"ratio in-process/baseline: {fleet_time / base_time:.2f} (best of {args.repeat})")
+    print(f"throughput bounded(1 worker)/in-process: {fleet_time / one_time:.2f}")
+    print(f"throughput bounded(default)/in-process: {fleet_time / pool_time:.2f}")
 
 
 if __name__ == "__main__":

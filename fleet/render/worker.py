@@ -15,20 +15,25 @@ runs in a separate process:
   turns YAML's extra types into the JSON Kubernetes takes (``!!binary`` -> base64, timestamps -> ISO text)
   and refuses what has no JSON form (NaN, sets, cycles), naming the object.
 
-Workers are started through a fork server (a clean process, so forking never copies the hub's threads or
-sockets), kept between renders, and cache one renderer per snapshot, so templates still compile once per
-revision. The pool is shared by every caller in the process and is safe to use from threads.
+Workers are fresh interpreters (never forks of the hub, its threads or its sockets), kept between
+renders; each caches one renderer per snapshot, so templates still compile once per revision. The pool is
+shared by every caller in the process and is safe to use from threads.
 """
 
 from __future__ import annotations
 
 import atexit
 import base64
+import contextlib
 import datetime
 import json
-import multiprocessing
 import os
 import queue
+import resource
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import uuid
 from collections import OrderedDict
@@ -135,17 +140,14 @@ def _render_in_worker(renderer: Renderer, cluster: Cluster) -> bytes:
 
 
 def _worker_main(conn: Connection, memory_mb: int) -> None:
-    import resource
-
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     renderers: OrderedDict[str, Renderer] = OrderedDict()
     while True:
         try:
-            message = conn.recv()
+            token, cluster, bundle = conn.recv()
         except (EOFError, OSError):
-            return
-        token, cluster, bundle = message
+            return  # the parent is gone
         if bundle is not None:
             pinned = dict(bundle.pinned)
 
@@ -169,30 +171,45 @@ def _worker_main(conn: Connection, memory_mb: int) -> None:
                 reply = json.dumps(
                     {"error": "RenderError", "detail": f"rendered objects are over {MAX_RESULT_BYTES} bytes"}
                 ).encode()
-        except BaseException as exc:  # everything is reported; the parent decides
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                raise
+        except Exception as exc:  # MemoryError and RecursionError included: everything is reported
             reply = json.dumps(_error_reply(exc)).encode()
         conn.send_bytes(reply)
+
+
+def main() -> None:
+    """Entry point of a worker process: ``python -m fleet.render.worker FD MEMORY_MB``."""
+    # Ctrl-C goes to the whole process group: the parent decides; the worker ends when its pipe closes.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    fd, memory_mb = int(sys.argv[1]), int(sys.argv[2])
+    _worker_main(Connection(fd), memory_mb)
 
 
 # ---- the parent side -------------------------------------------------------------------------------
 
 
 class _Worker:
-    def __init__(self, context: Any, memory_mb: int) -> None:
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child, memory_mb), daemon=True)
-        self.process.start()
-        child.close()
+    """One worker process: a fresh interpreter (never a fork of the hub, its threads or its sockets)
+    talking over a socket pair."""
+
+    def __init__(self, memory_mb: int) -> None:
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "fleet.render.worker", str(theirs.fileno()), str(memory_mb)],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+            )
+            self.conn = Connection(ours.detach())
         self.bundles: set[str] = set()
 
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.process.kill()
-            self.process.join(5)
-        except (OSError, ValueError, AssertionError):
-            pass
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(5)
         self.conn.close()
 
     def ask(self, token: str, cluster: Cluster, bundle: Bundle | None, timeout: float) -> dict[str, Any]:
@@ -205,8 +222,6 @@ class _Worker:
 class RenderPool:
     def __init__(self, limits: RenderLimits) -> None:
         self.limits = limits
-        self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(["fleet.render.worker", "fleet.render.engine"])
         self._idle: queue.LifoQueue[_Worker | None] = queue.LifoQueue()
         for _ in range(limits.workers):
             self._idle.put(None)  # a slot; the worker starts on first use
@@ -216,7 +231,7 @@ class RenderPool:
     def render(self, bundle: Bundle, cluster: Cluster) -> RenderResult:
         worker = self._idle.get()
         try:
-            if worker is None or not worker.process.is_alive():
+            if worker is None or not worker.alive():
                 worker = self._start()
             reply = self._ask(worker, bundle, cluster)
         except BaseException:
@@ -245,14 +260,16 @@ class RenderPool:
                 cluster=cluster.name,
             ) from None
         except ValueError:
-            raise RenderError("the render worker answered with something that is not JSON", cluster=cluster.name) from None
+            raise RenderError(
+                "the render worker answered with something that is not JSON", cluster=cluster.name
+            ) from None
         worker.bundles.add(bundle.token)
         if len(worker.bundles) > SNAPSHOTS_PER_WORKER:
             worker.bundles = {bundle.token}  # unsure what it still holds: it asks again when needed
         return reply
 
     def _start(self) -> _Worker:
-        worker = _Worker(self._context, self.limits.memory_mb)
+        worker = _Worker(self.limits.memory_mb)
         with self._lock:
             self._all.add(worker)
         return worker
@@ -301,3 +318,7 @@ def shared_pool(limits: RenderLimits) -> RenderPool:
 def _close_pools() -> None:
     for pool in list(_pools.values()):
         pool.close()
+
+
+if __name__ == "__main__":
+    main()
