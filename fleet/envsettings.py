@@ -16,10 +16,11 @@ from typing import Any
 
 from fleet.errors import RenderError
 from fleet.registry import Cluster
-from fleet.render.engine import OVERLAYS
+from fleet.releasepin import OVERLAYS
 from fleet.source import Snapshot
 from fleet.yamlio import load_one
 
+MAX_SECONDS = 366 * 24 * 3600  # a year: larger values are mistakes, and would overflow timers
 KNOWN = {"rollout": {"waveTimeout", "autoRollback"}, "gates": {"minSoakSeconds"}}
 
 
@@ -52,8 +53,8 @@ def env_settings(snapshot: Snapshot, env: str) -> EnvSettings:
 
     def number(section: dict[str, Any], key: str, default: float, where: str) -> float:
         value = section.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise RenderError("must be a number of seconds >= 0", path=path, field=where)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_SECONDS:
+            raise RenderError(f"must be a number of seconds from 0 to {MAX_SECONDS}", path=path, field=where)
         return float(value)
 
     auto = rollout.get("autoRollback", False)

@@ -22,18 +22,13 @@ from typing import Any
 import git
 import yaml
 
-from fleet.errors import SourceError, UsageError
+from fleet.errors import SourceError
 from fleet.gitwrite import Pushed, author_of, publish, repo_lock
-from fleet.render.engine import HEAD_REVISIONS, OVERLAYS
+from fleet.releasepin import HEAD_REVISIONS, parse_pin, release_path
 from fleet.report import ClusterReport
 from fleet.source import Repository, Snapshot
-from fleet.yamlio import load_one
 
 TRAILER = "Fleet-Promotion: "
-
-
-def release_path(env: str) -> str:
-    return f"{OVERLAYS}/{env}/release.yaml"
 
 
 @dataclass(frozen=True)
@@ -47,11 +42,9 @@ class Pin:
         return cls.parse(snapshot.text(path) if snapshot.exists(path) else "", path)
 
     @classmethod
-    def parse(cls, text: str, path: str) -> Pin:
-        data = load_one(text, path) or {}
-        if not isinstance(data, dict):
-            raise UsageError(f"{path}: must be a mapping")
-        return cls(str(data.get("revision") or "HEAD"), dict(data.get("values") or {}))
+    def parse(cls, text: str | bytes, path: str) -> Pin:
+        pin = parse_pin(text, path)
+        return cls(pin.revision, pin.values)
 
     def resolved(self, repository: Repository, at: str) -> Pin:
         """The pin with a concrete commit: HEAD means the revision the env was rendered at."""

@@ -13,7 +13,8 @@ from pathlib import Path
 from fleet.config import FleetConfig
 from fleet.errors import FleetError, SourceError
 from fleet.registry import Cluster, Registry, Selection, load_registry
-from fleet.render.engine import HEAD_REVISIONS, RenderedCluster, Renderer, envs_of
+from fleet.releasepin import HEAD_REVISIONS
+from fleet.render.engine import RenderedCluster, Renderer, envs_of
 from fleet.render.worker import Bundle, RenderLimits, shared_pool
 from fleet.source import Repository, Snapshot, working_tree
 

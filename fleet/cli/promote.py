@@ -14,8 +14,9 @@ from fleet.envsettings import env_settings
 from fleet.errors import FleetError, UsageError
 from fleet.gitwrite import Pushed
 from fleet.output import table, to_json
-from fleet.promote import Pin, evaluate_gates, history, release_path, rollback_record, write_pin
+from fleet.promote import Pin, evaluate_gates, history, rollback_record, write_pin
 from fleet.registry import Selection
+from fleet.releasepin import release_path
 from fleet.render.engine import envs_of
 from fleet.source import Repository, Snapshot
 from fleet.status import fleet_report

@@ -23,9 +23,10 @@ from fleet.hub.rollout import Rollout
 from fleet.kube.api import ApiError, ApiLimits, ClusterApi
 from fleet.kube.client import cluster_client
 from fleet.kube.kubeconfig import load_kubeconfig
-from fleet.promote import Pin, release_path, rollback_record, write_pin
+from fleet.promote import Pin, rollback_record, write_pin
 from fleet.registry import Cluster, Registry, Selection
-from fleet.render.engine import HEAD_REVISIONS, RenderedCluster
+from fleet.releasepin import HEAD_REVISIONS, release_path
+from fleet.render.engine import RenderedCluster
 from fleet.report import ClusterReport, FleetReport, iso
 from fleet.source import Snapshot
 from fleet.workspace import Workspace
@@ -49,6 +50,7 @@ class HubState:
     revision: str = ""
     git_error: str | None = None
     git_error_since: float | None = None
+    bad_revision: str = ""  # the newest fetched revision, when it could not be loaded (reported once)
     ready: bool = False
 
 
@@ -73,37 +75,61 @@ class Hub:
     # ---- Git ---------------------------------------------------------------------------------------
 
     async def refresh(self) -> None:
-        """Fetch; on a new revision, reload the registry and wake every cluster."""
+        """Fetch; on a new revision, reload the registry and wake every cluster. Never raises: whatever a
+        commit contains, the failure is reported and the hub keeps managing the last good revision."""
+        try:
+            await self._refresh()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # content must never stop the hub; fleet's own errors are handled inside
+            revision = self.git.revision
+            self._revision_failed(revision, f"could not load revision {revision[:12]}: {type(exc).__name__}: {exc}")
+
+    def _revision_failed(self, revision: str, message: str) -> None:
+        self.state.git_error, self.state.git_error_since = message, self.state.git_error_since or time.time()
+        self.state.bad_revision = revision
+        self.metrics.source_error.set(1)
+        self.log("revision_error", revision=revision[:12], error=message)
+
+    async def _refresh(self) -> None:
         try:
             fetched = await self.git.fetch()
         except FleetError as exc:
             now = time.time()
             self.state.git_error, self.state.git_error_since = str(exc), self.state.git_error_since or now
+            self.metrics.source_error.set(1)
             self.log("git_error", error=str(exc))
             return
         self.metrics.git_fetch_seconds.observe(fetched.seconds)
+        if fetched.revision == self.state.bad_revision:
+            return  # already reported; the next commit is looked at when it arrives
         self.state.git_error = self.state.git_error_since = None
-        if not fetched.changed and self.workspace is not None:
+        self.metrics.source_error.set(0)
+        if fetched.revision == self.state.revision and self.workspace is not None:
             return
-        snapshot = await self.git.snapshot(fetched.revision)
-        workspace = Workspace(snapshot, self.config, self.git.repository)
+        revision = fetched.revision[:12]
         try:
+            snapshot = await self.git.snapshot(fetched.revision)
+            workspace = Workspace(snapshot, self.config, self.git.repository)
             registry = workspace.registry
         except FleetError as exc:
             # A broken registry in Git: keep managing the clusters of the last good revision.
-            self.state.git_error = f"revision {fetched.revision[:12]} not applied: {exc}"
-            self.log("registry_error", revision=fetched.revision[:12], error=str(exc))
+            self._revision_failed(fetched.revision, f"revision {revision} not applied: {exc}")
             return
         self.workspace = workspace
         self.state.revision = fetched.revision
+        self.state.bad_revision = ""
         self._render_cache = {k: v for k, v in self._render_cache.items() if k[1] == fetched.revision}
         self._variants = {k: v for k, v in self._variants.items() if k[0] == fetched.revision}
-        self.log("revision", revision=fetched.revision[:12], clusters=len(registry.clusters))
-        observed = await self._observed_releases(registry) if not self.rollouts else {}
-        self._update_rollouts(workspace, registry, observed)
+        self.log("revision", revision=revision, clusters=len(registry.clusters))
+        try:
+            observed = await self._observed_releases(registry) if not self.rollouts else {}
+            self._update_rollouts(workspace, registry, observed)
+        except Exception as exc:  # a rollout that cannot be planned must not keep the revision out
+            self.log("rollout_error", revision=revision, error=f"{type(exc).__name__}: {exc}")
         await self._reconcile_registry(registry)
         for loop in self.loops.values():
-            loop.trigger(f"revision {fetched.revision[:12]}")
+            loop.trigger(f"revision {revision}")
         self.state.ready = True
 
     async def _reconcile_registry(self, registry: Registry) -> None:
@@ -149,7 +175,10 @@ class Hub:
         key = (cluster.name, workspace.snapshot.revision, hash(pin))
         if key not in self._render_cache:
             # Templates compile once per revision in the workspace's renderer, shared by every cluster.
-            self._render_cache[key] = await asyncio.to_thread(workspace.render, cluster)
+            try:
+                self._render_cache[key] = await asyncio.to_thread(workspace.render, cluster)
+            except FleetError as exc:
+                raise FleetError(f"revision {workspace.snapshot.revision[:12]}: {exc}") from None
         return self._render_cache[key]
 
     def _variant(self, workspace: Workspace, path: str, pin: bytes) -> Workspace:
@@ -215,7 +244,7 @@ class Hub:
     def _expected_release(self, snapshot: Snapshot, env: str, content: bytes) -> dict[str, Any]:
         """The release clusters report once they run ``content``: the pin with its revision resolved."""
         try:
-            pin = Pin.parse(content.decode(), release_path(env))
+            pin = Pin.parse(content, release_path(env))
             revision = (
                 snapshot.revision if pin.revision in HEAD_REVISIONS else self.git.repository.resolve(pin.revision)
             )
@@ -247,7 +276,7 @@ class Hub:
     async def _auto_rollback(self, rollout: Rollout) -> None:
         env = rollout.env
         try:
-            pin = Pin.parse(rollout.previous.decode(), release_path(env))
+            pin = Pin.parse(rollout.previous, release_path(env))
             data = rollback_record(env, pin, f"automatic rollback: {rollout.reason}", automatic=True)
             pushed = await asyncio.to_thread(
                 write_pin,
@@ -281,7 +310,12 @@ class Hub:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.fetch_now.wait(), self.options.interval)
             self.fetch_now.clear()
-            await self.refresh()
+            await self.refresh()  # never raises: the poller outlives any commit
+
+    @property
+    def polling(self) -> bool:
+        """Whether the Git poller is running (readiness depends on it)."""
+        return self._poller is not None and not self._poller.done()
 
     async def stop(self) -> None:
         for task in (self._poller, self._ticker):

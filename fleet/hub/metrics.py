@@ -23,6 +23,11 @@ class HubMetrics:
         self.last_success = Gauge(
             "fleet_last_successful_sync_timestamp_seconds", "Last successful sync per cluster", ["cluster"], registry=r
         )
+        self.source_error = Gauge(
+            "fleet_source_error",
+            "1 while the newest revision cannot be fetched or loaded (the last good one is still managed)",
+            registry=r,
+        )
         self.self_heals = Counter("fleet_self_heals_total", "Drift corrected by self-heal", ["cluster"], registry=r)
 
     def render(self) -> bytes:

@@ -17,6 +17,7 @@ from fleet.registry import Selection
 from fleet.selector import parse_selector
 
 MAX_BODY = 1024 * 1024
+HUB_KEY = web.AppKey("hub", Hub)
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -35,15 +36,46 @@ def verify_github(secret: str, body: bytes, signature: str | None) -> bool:
     if not signature or not signature.startswith("sha256="):
         return False
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature)
+    return hmac.compare_digest(expected.encode(), _header_bytes(signature))
 
 
 def verify_gitlab(secret: str, token: str | None) -> bool:
-    return token is not None and hmac.compare_digest(secret.encode(), token.encode())
+    return token is not None and hmac.compare_digest(secret.encode(), _header_bytes(token))
+
+
+def _header_bytes(value: str) -> bytes:
+    """A header as bytes for a constant-time comparison; any character (non-ASCII, lone surrogates) is
+    compared, never an error."""
+    return value.encode("utf-8", "backslashreplace")
+
+
+def _names(body: dict[str, Any], key: str) -> tuple[str, ...]:
+    value = body.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"`{key}` must be a list of names")
+    return tuple(value)
+
+
+@web.middleware
+async def _no_tracebacks(request: web.Request, handler: Any) -> web.StreamResponse:
+    """An unexpected failure answers 500 with one line and is logged by type, never with a traceback or
+    the request's payload."""
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except web.HTTPException:
+        raise
+    except Exception as exc:
+        hub = request.app[HUB_KEY]
+        hub.log("api_error", path=request.path, error=type(exc).__name__)
+        return _error(500, f"internal error ({type(exc).__name__})")
 
 
 def make_app(hub: Hub) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[_no_tracebacks])
+    app[HUB_KEY] = hub
     routes = web.RouteTableDef()
 
     def cluster_report(request: web.Request) -> Any:
@@ -77,17 +109,23 @@ def make_app(hub: Hub) -> web.Application:
     async def sync(request: web.Request) -> web.Response:
         token = hub.options.token
         given = request.headers.get("Authorization", "")
-        if not token or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        if not token or not hmac.compare_digest(_header_bytes(given), f"Bearer {token}".encode()):
             hub.log("api_denied", path=request.path, remote=request.remote)
             return _error(401, "a valid bearer token is required")
         try:
             body = await request.json() if request.can_read_body else {}
             if not isinstance(body, dict):
                 raise ValueError("the body must be a JSON object")
+            selector = body.get("selector")
+            if selector is not None and not isinstance(selector, str):
+                raise ValueError("`selector` must be a label selector string")
+            unknown = sorted(set(body) - {"clusters", "envs", "selector"})
+            if unknown:
+                raise ValueError(f"unknown field {unknown[0]!r}; known: clusters, envs, selector")
             selection = Selection(
-                clusters=tuple(body.get("clusters") or ()),
-                envs=tuple(body.get("envs") or ()),
-                selector=parse_selector(body["selector"]) if body.get("selector") else None,
+                clusters=_names(body, "clusters"),
+                envs=_names(body, "envs"),
+                selector=parse_selector(selector) if selector else None,
             )
             triggered = hub.request_sync(selection)
         except (ValueError, TypeError) as exc:
@@ -123,8 +161,10 @@ def make_app(hub: Hub) -> web.Application:
 
     @routes.get("/readyz")
     async def readyz(_request: web.Request) -> web.Response:
-        if hub.state.ready:
+        if hub.state.ready and hub.polling:
             return web.Response(text="ok\n")
+        if hub.state.ready:
+            return web.Response(status=503, text="not ready: the Git poller has stopped\n")
         return web.Response(status=503, text=f"not ready: {hub.state.git_error or 'first fetch pending'}\n")
 
     @routes.get("/metrics")

@@ -25,16 +25,15 @@ from fleet.errors import FleetError, RenderError
 from fleet.objects import CLUSTER_SCOPED, ObjectKey, split_api_version
 from fleet.ordering import apply_order
 from fleet.registry import Cluster
+from fleet.releasepin import HEAD_REVISIONS, OVERLAYS, pin_from_mapping, release_path
 from fleet.render import patches as patching
 from fleet.render.templates import TemplateSet
 from fleet.render.values import merge_all
 from fleet.source import Snapshot
 from fleet.yamlio import document_lines, load_all, load_one
 
-OVERLAYS = "overlays"
 BASE = f"{OVERLAYS}/base"
 RESERVED = {"values.yaml", "release.yaml", "env.yaml"}
-HEAD_REVISIONS = {"", "HEAD"}
 MAX_OBJECTS = 10_000  # per cluster
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -110,20 +109,9 @@ class Renderer:
 
     def release(self, env: str) -> Release:
         if env not in self._releases:
-            path = f"{OVERLAYS}/{env}/release.yaml"
-            data = self._mapping_file(self.snapshot, path)
-            unknown = sorted(set(data) - {"revision", "values", "promotion"})
-            if unknown:
-                raise RenderError("unknown field; known: revision, values, promotion", path=path, field=unknown[0])
-            revision = data.get("revision", "HEAD")
-            if revision is None:
-                revision = "HEAD"
-            if not isinstance(revision, str):
-                raise RenderError("must be a Git revision (a sha, tag or HEAD)", path=path, field="revision")
-            values = data.get("values") or {}
-            if not isinstance(values, dict):
-                raise RenderError("must be a mapping", path=path, field="values")
-            self._releases[env] = Release(revision.strip(), values)
+            path = release_path(env)
+            pin = pin_from_mapping(self._mapping_file(self.snapshot, path) or None, path)
+            self._releases[env] = Release(pin.revision, pin.values)
         return self._releases[env]
 
     def _base_snapshot(self, env: str) -> Snapshot:
