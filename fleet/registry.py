@@ -107,7 +107,8 @@ def _check_labels(raw: Any, err: Any) -> dict[str, str]:
         raise err("must be a mapping of label names to values", "labels")
     labels: dict[str, str] = {}
     for key, value in raw.items():
-        key = str(key)
+        if not isinstance(key, str):
+            raise err(f"label names are strings; quote {key!r}", f"labels.{key}")
         prefix, _, name = key.rpartition("/")
         if not LABEL_NAME.match(name) or (prefix and not LABEL_PREFIX.match(prefix)):
             raise err(f"invalid label name {key!r}", f"labels.{key}")

@@ -176,7 +176,7 @@ def document_lines(text: str) -> list[int]:
             node.start_mark.line + 1 if node is not None else 0
             for node in yaml.compose_all(text, Loader=yaml.SafeLoader)
         ]
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return []
 
 
@@ -184,7 +184,7 @@ def key_lines(text: str) -> dict[str, int]:
     """1-based line of each top-level key of a single mapping document (for field errors)."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return {}
     if not isinstance(node, yaml.MappingNode):
         return {}

@@ -112,8 +112,11 @@ class Hub:
             snapshot = await self.git.snapshot(fetched.revision)
             workspace = Workspace(snapshot, self.config, self.git.repository)
             registry = workspace.registry
+            for env in registry.envs:  # the fleet-level files must all hold before anything moves
+                env_settings(snapshot, env)
+                workspace.renderer.release(env)
         except FleetError as exc:
-            # A broken registry in Git: keep managing the clusters of the last good revision.
+            # A broken registry, env settings or release pin: keep managing the last good revision.
             self._revision_failed(fetched.revision, f"revision {revision} not applied: {exc}")
             return
         self.workspace = workspace
