@@ -142,9 +142,11 @@ async def test_webhook_headers_that_are_not_ascii_are_refused_not_crashed(
     git_repo(tmp_path / "repo", MINIMAL)
     async with hub_on(tmp_path / "repo", tmp_path / "state") as (_hub, url):
         encoded = {k: v.encode().decode("latin-1") for k, v in headers.items()}
-        async with aiohttp.ClientSession() as session:
-            async with session.post(url + "/api/v1/webhooks/git", data=body, headers=encoded) as response:
-                assert response.status == 401
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url + "/api/v1/webhooks/git", data=body, headers=encoded) as response,
+        ):
+            assert response.status == 401
 
 
 @pytest.mark.parametrize(
@@ -155,6 +157,8 @@ async def test_sync_requests_with_malformed_bodies_get_400(tmp_path: Path, body:
     git_repo(tmp_path / "repo", MINIMAL)
     async with hub_on(tmp_path / "repo", tmp_path / "state") as (_hub, url):
         headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-        async with aiohttp.ClientSession() as session:
-            async with session.post(url + "/api/v1/sync", data=body, headers=headers) as response:
-                assert response.status == 400, await response.text()
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url + "/api/v1/sync", data=body, headers=headers) as response,
+        ):
+            assert response.status == 400, await response.text()
