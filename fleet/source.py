@@ -7,10 +7,12 @@ GitPython is blocking: async callers run these functions in an executor.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,9 +23,12 @@ from fleet.errors import InputError, SourceError
 FLEET_DIRS = ("clusters", "overlays")
 LOCAL_REVISION = "local"  # the working tree, uncommitted edits included
 MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_TOTAL_BYTES = 256 * 1024 * 1024  # all of clusters/ and overlays/ at one revision
+MAX_FILES = 20_000
+SYMLINK_MODE = 0o120000
 
 
-_USERINFO = re.compile(r"(\w+://)[^/@\s]+@")
+_USERINFO = re.compile(r"(\w+://)[^/\s]*@")  # greedy: up to the last @ of the authority
 
 
 def redact(text: str) -> str:
@@ -106,35 +111,85 @@ class Repository:
     def _snapshot(self, rev: str, dirs: Iterable[str]) -> Snapshot:
         sha = self.resolve(rev)
         commit = self.repo.commit(sha)
-        files: dict[str, bytes] = {}
+        files = _Collector(f"at {sha[:12]}")
         for top in dirs:
             try:
                 tree = commit.tree / top
             except KeyError:
                 continue
+            if not isinstance(tree, git.Tree):
+                raise SourceError(f"{top}: not a directory at {sha[:12]}")
             for item in tree.traverse():
+                if isinstance(item, git.Submodule):
+                    raise SourceError(f"{item.path}: a submodule at {sha[:12]}; fleet reads only files in the repository")
                 if not isinstance(item, git.Blob):
                     continue
-                if item.size > MAX_FILE_BYTES:
-                    raise SourceError(f"{item.path}: {item.size} bytes at {sha[:12]}, over the {MAX_FILE_BYTES} limit")
-                files[str(item.path)] = item.data_stream.read()
-        return Snapshot(sha, files, str(self.path))
+                if item.mode == SYMLINK_MODE:
+                    # Refused, as in the working tree: a link would read differently there and here.
+                    raise SourceError(f"{item.path}: a symbolic link at {sha[:12]}; fleet reads only regular files")
+                files.add(str(item.path), item.size, item.data_stream.read)
+        return Snapshot(sha, files.files, str(self.path))
+
+
+class _Collector:
+    """Files of one snapshot, within the per-file, total and count bounds."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.files: dict[str, bytes] = {}
+        self.total = 0
+
+    def add(self, path: str, size: int, read: Callable[[], bytes]) -> None:
+        if size > MAX_FILE_BYTES:
+            raise SourceError(f"{path}: {size} bytes {self.where}, over the {MAX_FILE_BYTES}-byte limit")
+        self.total += size
+        if self.total > MAX_TOTAL_BYTES or len(self.files) >= MAX_FILES:
+            raise SourceError(
+                f"clusters/ and overlays/ {self.where} are over {MAX_FILES} files or {MAX_TOTAL_BYTES} bytes"
+            )
+        self.files[path] = read()
 
 
 def working_tree(path: Path, *, dirs: Iterable[str] = FLEET_DIRS) -> Snapshot:
-    """The fleet's files as they are on disk, uncommitted edits included (``--local``)."""
-    files: dict[str, bytes] = {}
+    """The fleet's files as they are on disk, uncommitted edits included (``--local``).
+
+    Only regular files and directories are read: a symbolic link (it could lead out of the repository)
+    or a special file (a FIFO, a device) is an error naming it, and files are opened without following
+    links, so nothing outside the repository is ever read."""
+    files = _Collector("in the working tree")
     for top in dirs:
         base = path / top
+        if base.is_symlink():
+            raise SourceError(f"{top}: a symbolic link; fleet reads only regular files and directories")
         if not base.is_dir():
             continue
         for dirpath, dirnames, filenames in os.walk(base):
+            for name in sorted(dirnames):
+                if (Path(dirpath) / name).is_symlink() and not name.startswith("."):
+                    rel = (Path(dirpath) / name).relative_to(path).as_posix()
+                    raise SourceError(f"{rel}: a symbolic link; fleet reads only regular files and directories")
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for name in sorted(filenames):
                 if name.startswith("."):
                     continue
                 full = Path(dirpath) / name
-                if full.stat().st_size > MAX_FILE_BYTES:
-                    raise SourceError(f"{full}: over the {MAX_FILE_BYTES}-byte limit")
-                files[full.relative_to(path).as_posix()] = full.read_bytes()
-    return Snapshot(LOCAL_REVISION, files, str(path))
+                rel = full.relative_to(path).as_posix()
+                content = _read_regular(full, rel)
+                files.add(rel, len(content), content.__bytes__)
+    return Snapshot(LOCAL_REVISION, files.files, str(path))
+
+
+def _read_regular(full: Path, rel: str) -> bytes:
+    try:
+        fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SourceError(f"{rel}: a symbolic link; fleet reads only regular files") from None
+        raise SourceError(f"{rel}: not readable ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise SourceError(f"{rel}: not a regular file (a FIFO, socket or device); refused")
+        if info.st_size > MAX_FILE_BYTES:
+            raise SourceError(f"{rel}: over the {MAX_FILE_BYTES}-byte limit")
+        return handle.read(MAX_FILE_BYTES + 1)[: MAX_FILE_BYTES + 1]

@@ -5,7 +5,9 @@ group, the error boundary (a user sees a message and an exit code, never a trace
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+import traceback
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -33,6 +35,27 @@ class FleetGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # a bug in fleet, not the user's input: one line, the traceback on request
+            if os.environ.get("FLEET_DEBUG"):
+                raise
+            # The exception's text is left out: it could hold a value from a cluster or a Secret.
+            click.echo(
+                f"error: internal error ({type(exc).__name__} at {_where(exc)}); this is a bug in fleet: "
+                "set FLEET_DEBUG=1 for the traceback and report it",
+                err=True,
+            )
+            ctx.exit(70)
+
+
+def _where(exc: BaseException) -> str:
+    """The innermost frame of fleet's own code, as path:line."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f"{os.sep}fleet{os.sep}" in f.filename]
+    if not frames:
+        return "?"
+    name = frames[-1].filename
+    return f"{name[name.rfind(os.sep + 'fleet' + os.sep) + 1 :]}:{frames[-1].lineno}"
 
 
 @click.group(cls=FleetGroup, context_settings={"help_option_names": ["-h", "--help"]})
