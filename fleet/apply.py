@@ -24,6 +24,7 @@ from fleet.health import Code, Health, assess, worst
 from fleet.kube.api import APPLY_CONTENT_TYPE, FIELD_MANAGER, ApiError, ClusterApi
 from fleet.kube.discovery import Discovery, UnknownKind
 from fleet.kube.live import fetch_live, provably_unchanged
+from fleet.masking import mask_diffs
 from fleet.objects import ObjectKey
 from fleet.ordering import apply_order, kind_rank
 from fleet.render.engine import CLUSTER_LABEL, MANAGED_BY, RenderedCluster
@@ -210,7 +211,7 @@ class ClusterSync:
         if live is not None and not differs(dry, live):
             return result(Action.UNCHANGED, live=live)
         action = Action.CREATED if live is None else Action.CONFIGURED
-        diff = tuple(field_diffs(normalise(dry), normalise(live))) if live is not None else ()
+        diff = mask_diffs(key, tuple(field_diffs(normalise(dry), normalise(live)))) if live is not None else ()
         adopted = live is not None and not _is_managed_here(live, self.cluster)
         message = conflict or ("adopted: it existed before fleet applied it" if adopted else "")
         if self.options.dry_run:

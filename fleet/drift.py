@@ -21,6 +21,7 @@ from fleet.health import Health, assess, worst
 from fleet.kube.api import APPLY_CONTENT_TYPE, FIELD_MANAGER, ApiError, ClusterApi
 from fleet.kube.discovery import Discovery
 from fleet.kube.live import fetch_live, provably_unchanged
+from fleet.masking import mask_diffs, mask_pair
 from fleet.objects import ObjectKey
 from fleet.render.engine import RenderedCluster
 
@@ -224,4 +225,6 @@ class DriftScan:
                 fields.append(DriftField(path_, None, value, manager, when))
         if not fields and drift_type is DriftType.MODIFIED:
             return None, health
-        return DriftItem(key, drift_type, tuple(fields), message, want, have), health
+        # Compared on real values above; from here on a Secret's values are hidden.
+        want, have = mask_pair(key, want, have)
+        return DriftItem(key, drift_type, mask_diffs(key, tuple(fields)), message, want, have), health

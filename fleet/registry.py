@@ -189,6 +189,12 @@ def load_registry(snapshot: Snapshot, config: FleetConfig, *, known_envs: Iterab
     paths = snapshot.listdir(CLUSTERS_DIR, suffixes=(".yaml", ".yml"))
     if not paths:
         raise RegistryError(f"no cluster files in {CLUSTERS_DIR}/ at revision {snapshot.revision}", path=CLUSTERS_DIR)
+    stems: dict[str, str] = {}
+    for p in paths:
+        stem = Path(p).stem
+        if stem in stems:
+            raise RegistryError(f"cluster {stem!r} is defined twice: in {stems[stem]} and in {p}", path=p)
+        stems[stem] = p
     envs = list(known_envs) if known_envs is not None else None
     clusters = sorted((parse_cluster(p, snapshot.text(p), config, envs) for p in paths), key=lambda c: c.name)
     return Registry(tuple(clusters))

@@ -121,7 +121,9 @@ class Repository:
                 raise SourceError(f"{top}: not a directory at {sha[:12]}")
             for item in tree.traverse():
                 if isinstance(item, git.Submodule):
-                    raise SourceError(f"{item.path}: a submodule at {sha[:12]}; fleet reads only files in the repository")
+                    raise SourceError(
+                        f"{item.path}: a submodule at {sha[:12]}; fleet reads only the repository's files"
+                    )
                 if not isinstance(item, git.Blob):
                     continue
                 if item.mode == SYMLINK_MODE:

@@ -24,11 +24,11 @@ class StrictLoader(_Base):  # type: ignore[misc]
             key = self.construct_object(key_node, deep=True)
             try:
                 duplicate = key in seen
+                seen.add(key)
             except TypeError:
                 continue  # unhashable key: construct_mapping below reports it
             if duplicate:
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-            seen.add(key)
         return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
 
@@ -49,6 +49,8 @@ def load_one(
         raise _error(exc, path, cluster=cluster, what=what, error=error) from None
     except RecursionError:
         raise error("YAML nested too deeply", path=path, cluster=cluster) from None
+    except (TypeError, ValueError, OverflowError) as exc:  # a tagged value PyYAML cannot build
+        raise error(f"invalid YAML value{what}: {_short(exc)}", path=path, cluster=cluster) from None
 
 
 class _NeedsFullLoader(Exception):
@@ -167,6 +169,12 @@ def load_all(
         raise _error(exc, path, cluster=cluster, what=what, error=error) from None
     except RecursionError:
         raise error("YAML nested too deeply", path=path, cluster=cluster) from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise error(f"invalid YAML value{what}: {_short(exc)}", path=path, cluster=cluster) from None
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).split("\n", 1)[0][:200]
 
 
 def document_lines(text: str) -> list[int]:
@@ -188,4 +196,4 @@ def key_lines(text: str) -> dict[str, int]:
         return {}
     if not isinstance(node, yaml.MappingNode):
         return {}
-    return {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
+    return {str(k.value): k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}

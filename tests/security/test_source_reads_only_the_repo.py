@@ -67,9 +67,9 @@ def test_the_whole_fleet_is_bounded_in_size(tmp_path: Path, monkeypatch: pytest.
 
     root = fleet_tree(tmp_path)
     monkeypatch.setattr(fleet.source, "MAX_TOTAL_BYTES", 100)
-    with pytest.raises(SourceError, match="over .* files or 100 bytes"):
+    with pytest.raises(SourceError, match=r"over .* files or 100 bytes"):
         working_tree(root)
-    with pytest.raises(SourceError, match="over .* files or 100 bytes"):
+    with pytest.raises(SourceError, match=r"over .* files or 100 bytes"):
         Repository(root).snapshot("HEAD")
 
 

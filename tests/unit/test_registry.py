@@ -80,3 +80,12 @@ def test_bad_entries_name_the_file_and_field(text: str, pattern: str) -> None:
 def test_bad_selectors_are_usage_errors(text: str) -> None:
     with pytest.raises(UsageError, match="invalid selector"):
         parse_selector(text)
+
+
+def test_one_cluster_in_two_files_is_refused() -> None:
+    files = {f"clusters/{name}.yaml": text for name, text in FLEET.items()}
+    files["clusters/dev-1.yml"] = FLEET["dev-1"]
+    with pytest.raises(
+        RegistryError, match=r"'dev-1' is defined twice: in clusters/dev-1.yaml and in clusters/dev-1.yml"
+    ):
+        load_registry(snapshot(files), CONFIG, known_envs=ENVS)
