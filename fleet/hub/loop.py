@@ -137,6 +137,7 @@ class ClusterLoop:
             rendered = await self.render(self.cluster)
         except FleetError as exc:
             self._failed(f"render failed: {exc}", None)
+            self.metrics.reconciles.labels(name, "render_error").inc()
             return
         try:
             api = await self._client(rendered)

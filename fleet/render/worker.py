@@ -35,6 +35,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -176,11 +177,26 @@ def _worker_main(conn: Connection, memory_mb: int) -> None:
         conn.send_bytes(reply)
 
 
+def _die_with_parent(parent: int) -> None:
+    """A worker busy in an endless template must not outlive a parent that was killed (SIGKILL gives the
+    parent no chance to stop it, and the worker only reads its socket between renders): a watchdog thread
+    ends the worker once it has been handed to another parent. (PR_SET_PDEATHSIG would fire when the
+    parent's *thread* that started the worker ends, which a thread pool does at will.)"""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent watchdog", daemon=True).start()
+
+
 def main() -> None:
-    """Entry point of a worker process: ``python -m fleet.render.worker FD MEMORY_MB``."""
+    """Entry point of a worker process: ``python -m fleet.render.worker FD MEMORY_MB PARENT_PID``."""
     # Ctrl-C goes to the whole process group: the parent decides; the worker ends when its pipe closes.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    fd, memory_mb = int(sys.argv[1]), int(sys.argv[2])
+    fd, memory_mb, parent = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    _die_with_parent(parent)
     _worker_main(Connection(fd), memory_mb)
 
 
@@ -195,7 +211,7 @@ class _Worker:
         ours, theirs = socket.socketpair()
         with ours, theirs:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "fleet.render.worker", str(theirs.fileno()), str(memory_mb)],
+                [sys.executable, "-m", "fleet.render.worker", str(theirs.fileno()), str(memory_mb), str(os.getpid())],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
             )

@@ -127,6 +127,7 @@ async def test_render_failures_name_the_revision_file_and_line(tmp_path: Path) -
             await asyncio.sleep(0.05)
         assert report is not None and report.error
         assert bad[:12] in report.error and "overlays/base/app.yaml:1" in report.error
+        assert 'fleet_reconciles_total{cluster="dev-1",result="render_error"}' in hub.metrics.render().decode()
 
 
 @pytest.mark.parametrize(

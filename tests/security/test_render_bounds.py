@@ -3,6 +3,9 @@ process with a time and a memory bound, and what it returns is bounded JSON."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -13,6 +16,7 @@ from fleet.errors import InputError, RenderError
 from fleet.workspace import Workspace
 from tests.unit.fleetfiles import MINIMAL, snapshot
 
+ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 2.0
 LIMITED = FleetConfig(Path("/credentials"), render_timeout=TIMEOUT, render_memory_mb=384)
 
@@ -130,3 +134,52 @@ def test_render_limits_come_from_the_hub_config(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="renderTimeout"):
         FleetConfig.load(path)
     assert issubclass(RenderError, InputError)
+
+
+def test_a_worker_busy_in_an_endless_template_dies_with_its_killed_parent(tmp_path: Path) -> None:
+    script = tmp_path / "parent.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            sys.path.insert(0, {str(ROOT)!r})
+            from pathlib import Path
+            from fleet.config import FleetConfig
+            from fleet.workspace import Workspace
+            from tests.unit.fleetfiles import MINIMAL, snapshot
+            files = {{**MINIMAL, "overlays/base/bomb.yaml": {CPU_BOMBS["nested loops"]!r}}}
+            ws = Workspace(snapshot(files), FleetConfig(Path("/c"), render_timeout=3600))
+            ws.render(ws.registry.get("dev-1"))
+            """
+        )
+    )
+    parent = subprocess.Popen([sys.executable, str(script)])
+    try:
+        worker = _wait_for_child(parent.pid)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and _alive(worker):
+            time.sleep(0.2)
+        assert not _alive(worker), "the worker outlived its parent"
+    finally:
+        parent.kill()
+
+
+def _wait_for_child(pid: int) -> int:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        found = children.read_text().split() if children.exists() else []
+        if found:
+            return int(found[0])
+        time.sleep(0.1)
+    raise AssertionError("the render worker did not start")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"

@@ -35,9 +35,7 @@ def test_merge_keeps_every_override_leaf(base: dict[str, Any], override: dict[st
 
 
 @given(mappings, mappings, mappings)
-def test_merge_all_is_a_left_fold_and_does_not_mutate(
-    a: dict[str, Any], b: dict[str, Any], c: dict[str, Any]
-) -> None:
+def test_merge_all_is_a_left_fold_and_does_not_mutate(a: dict[str, Any], b: dict[str, Any], c: dict[str, Any]) -> None:
     """Layers apply in order. (Merging is not associative, and need not be: ``b={'a': []}`` replaces a
     mapping with a list, so whether ``c={'a': {}}`` meets ``{'a': None}``-style content depends on order.)"""
     before = repr((a, b, c))
