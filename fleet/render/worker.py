@@ -195,7 +195,8 @@ def main() -> None:
     """Entry point of a worker process: ``python -m fleet.render.worker FD MEMORY_MB PARENT_PID``."""
     # Ctrl-C goes to the whole process group: the parent decides; the worker ends when its pipe closes.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    fd, memory_mb, parent = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    fd, memory_mb = int(sys.argv[1]), int(sys.argv[2])
+    parent = int(sys.argv[3]) if len(sys.argv) > 3 else os.getppid()
     _die_with_parent(parent)
     _worker_main(Connection(fd), memory_mb)
 
