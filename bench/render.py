@@ -120,13 +120,19 @@ def baseline_render(snapshot: Snapshot, count: int) -> int:
     return total
 
 
-def best_of(func: Callable[[Snapshot, int], int], snapshot: Snapshot, count: int, repeat: int) -> tuple[float, int]:
-    times, objects = [], 0
+def best_of(
+    funcs: list[Callable[[Snapshot, int], int]], snapshot: Snapshot, count: int, repeat: int
+) -> list[tuple[float, int]]:
+    """Best time of each function, the functions interleaved round by round: a machine that slows down for
+    a while (shared cores) slows every method alike instead of the one that happened to run then."""
+    times: list[list[float]] = [[] for _ in funcs]
+    objects = [0 for _ in funcs]
     for _ in range(repeat):
-        started = time.perf_counter()
-        objects = func(snapshot, count)
-        times.append(time.perf_counter() - started)
-    return min(times), objects
+        for index, func in enumerate(funcs):
+            started = time.perf_counter()
+            objects[index] = func(snapshot, count)
+            times[index].append(time.perf_counter() - started)
+    return [(min(t), n) for t, n in zip(times, objects, strict=True)]
 
 
 def main() -> None:
@@ -137,10 +143,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     snapshot = working_tree(ROOT) if args.example else synthetic(args.objects)
-    base_time, base_objects = best_of(baseline_render, snapshot, args.clusters, args.repeat)
-    fleet_time, fleet_objects = best_of(fleet_render, snapshot, args.clusters, args.repeat)
-    one_time, one_objects = best_of(bounded(1), snapshot, args.clusters, args.repeat)
-    pool_time, pool_objects = best_of(bounded(RenderLimits().workers), snapshot, args.clusters, args.repeat)
+    methods = [baseline_render, fleet_render, bounded(1), bounded(RenderLimits().workers)]
+    results = best_of(methods, snapshot, args.clusters, args.repeat)
+    (base_time, base_objects), (fleet_time, fleet_objects), (one_time, one_objects), (pool_time, pool_objects) = results
     print(f"machine: {platform.machine()}, {platform.system()}, python {platform.python_version()}")
     for label, count, seconds in (
         ("baseline (plain jinja2 + C YAML)", base_objects, base_time),

@@ -83,6 +83,7 @@ class ClusterSync:
         self.desired = dict(rendered.objects)
         self.crd_kinds = _crd_kinds(self.desired)
         self.desired_namespaces = {k.name for k in self.desired if k.group_kind == ("", "Namespace")}
+        self.pending: str | None = None  # why the cluster will not match Git after this sync
 
     async def run(self) -> ChangeSet:
         started_at, started = time.time(), time.monotonic()
@@ -106,6 +107,7 @@ class ClusterSync:
             dry_run=self.options.dry_run,
             changes=tuple(changes),
             error=error,
+            pending=None if error else self.pending,
             started_at=started_at,
             duration=time.monotonic() - started,
             writes=self.api.writes - writes_before,
@@ -138,7 +140,8 @@ class ClusterSync:
             failed = apply_failed or any(c.action is Action.FAILED for c in prune_changes)
             final = inv.Inventory({e.key: grown.entries[e.key] for e in entries}, old.revision, old.release)
             final = final.union(kept)
-            if not failed:
+            if not failed and self.pending is None:
+                # Only a cluster that now matches Git records the revision as applied.
                 final = final.with_revision(self.rendered.revision, self.rendered.release)
             if not final.same_as(grown):
                 await inv.write(self.api, final, self.options.inventory)
@@ -264,9 +267,13 @@ class ClusterSync:
         stale = sorted((e for k, e in old.entries.items() if k not in self.desired), key=_prune_order)
         if not stale:
             return [], []
+        prunable = [e for e in stale if not e.adopted]
         if not self.options.prune:
-            return [ObjectChange(e.key, Action.SKIPPED, "not desired any more; prune disabled") for e in stale], stale
+            message = "not desired any more; prune disabled"
+            self.pending = _left(prunable, "prune disabled: sync with --prune to delete them") if prunable else None
+            return [ObjectChange(e.key, Action.SKIPPED, message) for e in stale], stale
         if skip_reason:
+            self.pending = _left(prunable, f"prune postponed: {skip_reason}; sync again") if prunable else None
             return [ObjectChange(e.key, Action.SKIPPED, f"prune postponed: {skip_reason}") for e in stale], stale
         total = len(old.entries)
         too_many = (not self.desired) or (len(stale) > 1 and len(stale) > self.options.max_prune_ratio * total)
@@ -275,6 +282,7 @@ class ClusterSync:
                 f"prune refused: it would delete {len(stale)} of {total} objects fleet manages here "
                 f"(limit {self.options.max_prune_ratio:.0%}); check the commit, or rerun with --force-prune"
             )
+            self.pending = message
             return [ObjectChange(e.key, Action.SKIPPED, message) for e in stale], stale
         changes: list[ObjectChange] = []
         kept: list[inv.Entry] = []
@@ -324,6 +332,9 @@ class ClusterSync:
         return ObjectChange(key, Action.DELETED)
 
     async def _wait_healthy(self, applied: list[_Applied]) -> None:
+        """Until every object is Healthy, or Degraded beyond recovery without a change (a failed Job, a
+        Deployment past its progress deadline), or the timeout: transient states (a PDB not yet computed,
+        a crash loop that may settle, an unschedulable pod) are waited through."""
         pending = {i: a for i, a in enumerate(applied) if a.change.action is not Action.FAILED}
         deadline = time.monotonic() + self.options.wait_timeout
         while pending:
@@ -334,11 +345,15 @@ class ClusterSync:
                 health = assess(live)
                 change = item.change
                 applied[index].change = ObjectChange(change.key, change.action, change.message, change.diff, health)
-                if health.code is Code.HEALTHY or health.code is Code.DEGRADED:
+                if health.code is Code.HEALTHY or health.terminal:
                     del pending[index]
             if not pending or time.monotonic() > deadline:
                 return
             await asyncio.sleep(1.0)
+
+
+def _left(entries: list[inv.Entry], why: str) -> str:
+    return f"{len(entries)} object{'s' if len(entries) != 1 else ''} no longer in Git left in place ({why})"
 
 
 async def _poll(predicate: Callable[[], Awaitable[bool]], *, timeout: float, interval: float = 0.25) -> bool:

@@ -48,6 +48,9 @@ class ChangeSet:
     dry_run: bool
     changes: tuple[ObjectChange, ...] = ()
     error: str | None = None  # the cluster could not be synced (unreachable, timed out, ...)
+    # Nothing failed, yet the cluster does not match Git after this sync (a prune refused by the safety
+    # limit, postponed or disabled): why, and what to do. The revision is not recorded as applied.
+    pending: str | None = None
     started_at: float = 0.0  # epoch seconds
     duration: float = 0.0
     writes: int = 0  # write requests sent (dry runs excluded)
@@ -63,6 +66,10 @@ class ChangeSet:
         return self.error is not None or any(c.action is Action.FAILED for c in self.changes)
 
     @property
+    def matches_git(self) -> bool:
+        return not self.failed and self.pending is None
+
+    @property
     def changed(self) -> bool:
         return any(c.action in (Action.CREATED, Action.CONFIGURED, Action.DELETED) for c in self.changes)
 
@@ -73,6 +80,7 @@ class ChangeSet:
             "revision": self.revision,
             "dryRun": self.dry_run,
             "error": self.error,
+            "pending": self.pending,
             "startedAt": self.started_at,
             "durationSeconds": round(self.duration, 3),
             "writes": self.writes,

@@ -1,8 +1,12 @@
 """Drift of one cluster: every object fleet manages compared with what Git wants, read-only.
 
 - modified: the server-side dry run of the desired object differs from the live object (so server
-  defaults never count), or another manager added labels/annotations to it; each field with desired and
-  live value and the manager and time of its last change, from managedFields.
+  defaults never count); each field with desired and live value and the manager and time of its last
+  change, from managedFields. Drift is about what fleet declares: a field fleet's apply does not set is
+  not drift, so drift, `fleet plan` and a second sync agree by construction. In strict mode only, labels
+  and annotations that another manager added are drift too, except those Kubernetes' own components
+  maintain (the controller manager's `pv.kubernetes.io/...` on volumes, the DaemonSet controller's
+  `deprecated.daemonset.template.generation`, ...).
 - missing: desired but not in the cluster (deleted behind fleet's back, or never synced).
 - extra: in the inventory but no longer desired (prune pending).
 - conflict: another field manager owns a field fleet sets (a plain sync would be refused).
@@ -25,8 +29,13 @@ from fleet.masking import mask_diffs, mask_pair
 from fleet.objects import ObjectKey
 from fleet.render.engine import RenderedCluster
 
-# Labels and annotations that Kubernetes' own components put on objects: never drift.
-SYSTEM_METADATA_PREFIXES = ("kubectl.kubernetes.io/", "deployment.kubernetes.io/", "kubernetes.io/", "k8s.io/")
+# Labels and annotations under kubernetes.io and k8s.io (and their subdomains: topology.kubernetes.io,
+# pv.kubernetes.io, ...) are reserved for Kubernetes' own components; a few older ones have no prefix.
+# Never drift, not even in strict mode.
+RESERVED_DOMAINS = ("kubernetes.io", "k8s.io")
+UNPREFIXED_SYSTEM_KEYS = frozenset({"deprecated.daemonset.template.generation"})
+# Managers that are the object's own controllers: what they write is the object working, never drift.
+CONTROL_PLANE_MANAGERS = frozenset({"kube-controller-manager", "kube-scheduler", "kubelet", "kube-apiserver"})
 
 
 PRUNE_PENDING = "in the inventory but no longer desired: prune pending"
@@ -128,14 +137,29 @@ def _fleet_write_time(live: dict[str, Any]) -> str:
     return max((str(e.get("time", "")) for e in entries if e.get("manager") == FIELD_MANAGER), default="")
 
 
+def _system_key(key: str) -> bool:
+    if key in UNPREFIXED_SYSTEM_KEYS:
+        return True
+    domain = key.rpartition("/")[0]
+    return any(domain == d or domain.endswith("." + d) for d in RESERVED_DOMAINS)
+
+
 def _foreign_metadata(desired: dict[str, Any], live: dict[str, Any]) -> list[tuple[str, Any]]:
-    """Labels and annotations someone else added to an object fleet manages."""
+    """Strict mode: labels and annotations a person or a tool (not the object's own controllers) added to
+    an object fleet manages."""
     extra = []
+    entries = (live.get("metadata") or {}).get("managedFields") or []
     for kind in ("labels", "annotations"):
         want = (desired.get("metadata") or {}).get(kind) or {}
         for key, value in sorted(((live.get("metadata") or {}).get(kind) or {}).items()):
-            if key not in want and not key.startswith(SYSTEM_METADATA_PREFIXES):
-                extra.append((f"metadata.{kind}.{key}", value))
+            if key in want or _system_key(key):
+                continue
+            tokens = ["f:metadata", f"f:{kind}", f"f:{key}"]
+            owners = {str(e.get("manager", "")) for e in entries if owns(e.get("fieldsV1") or {}, tokens)}
+            # Owned by fleet: added by admission during fleet's own apply (a plan would show anything else).
+            if owners and (FIELD_MANAGER in owners or owners <= CONTROL_PLANE_MANAGERS):
+                continue
+            extra.append((f"metadata.{kind}.{key}", value))
     return extra
 
 
@@ -150,8 +174,10 @@ class DriftScan:
         *,
         inventory_name: str = inv.NAME,
         discovery: Discovery | None = None,
+        strict: bool = False,
     ) -> None:
         self.api = api
+        self.strict = strict
         self.rendered = rendered
         self.inventory_name = inventory_name
         self.discovery = discovery or Discovery(api)
@@ -191,7 +217,8 @@ class DriftScan:
         if live is None:
             return DriftItem(key, DriftType.MISSING, message="not found in the cluster"), assess(None)
         health = assess(live)
-        if provably_unchanged(inventory.entries.get(key), obj, live) and not _foreign_metadata(obj, live):
+        foreign = _foreign_metadata(obj, live) if self.strict else []
+        if provably_unchanged(inventory.entries.get(key), obj, live) and not foreign:
             return None, health  # no request needed: Git's fields are all there, untouched by anyone else
         path = (await self.discovery.resource(obj["apiVersion"], obj["kind"])).object_path(key)
         query = {"fieldManager": FIELD_MANAGER, "force": "false", "dryRun": "All"}
@@ -219,7 +246,7 @@ class DriftScan:
         for diff in diffs:
             manager, when = last_change(live, diff.path)
             fields.append(DriftField(diff.path, diff.desired, diff.live, manager, when))
-        for path_, value in _foreign_metadata(obj, live):
+        for path_, value in foreign:
             if not any(f.path == path_ for f in fields):
                 manager, when = last_change(live, path_)
                 fields.append(DriftField(path_, None, value, manager, when))

@@ -1,7 +1,12 @@
 """Health of live objects: pure functions in a table keyed by (group, kind), one small function per kind,
 and a generic fallback on ``status.conditions`` and ``observedGeneration``.
 
-Codes are ordered best to worst, so a cluster's health is the worst of its objects.
+Codes are ordered best to worst, so a cluster's health is the worst of its objects. The rules follow
+kstatus (sigs.k8s.io/cli-utils): an object whose controller has not yet observed its current generation,
+or whose status is not computed yet, is Progressing, never Degraded; Degraded means a failure the object
+states (ProgressDeadlineExceeded, a failed Job, a crash-looping container). A Degraded health is
+``terminal`` when it cannot recover without a change to the object (a failed Job stays failed):
+``fleet sync --wait`` stops waiting early only on those.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ class Code(IntEnum):
 class Health:
     code: Code
     message: str = ""
+    terminal: bool = False  # Degraded until the object is changed: nothing to wait for
 
     def to_dict(self) -> dict[str, str]:
         return {"status": self.code.label, "message": self.message}
@@ -46,10 +52,17 @@ def _conditions(obj: Obj) -> dict[str, Mapping[str, Any]]:
     return {str(c.get("type")): c for c in _status(obj).get("conditions") or [] if isinstance(c, Mapping)}
 
 
-def _generation_pending(obj: Obj) -> bool:
+def _generation_pending(obj: Obj, *, always_observed: bool = False) -> bool:
+    """The controller has not caught up with the object's spec. ``always_observed``: the kind's controller
+    always writes ``observedGeneration``, so a status without it has simply not been computed yet."""
     generation = (obj.get("metadata") or {}).get("generation")
     observed = _status(obj).get("observedGeneration")
-    return generation is not None and observed is not None and observed < generation
+    if observed is None:
+        return always_observed
+    return generation is not None and observed < generation
+
+
+PENDING = "waiting for its controller to observe the current generation"
 
 
 def _spec(obj: Obj) -> Mapping[str, Any]:
@@ -60,12 +73,13 @@ def _spec(obj: Obj) -> Mapping[str, Any]:
 def deployment(obj: Obj) -> Health:
     if _spec(obj).get("paused"):
         return Health(Code.PROGRESSING, "rollout paused")
-    if _generation_pending(obj):
-        return Health(Code.PROGRESSING, "waiting for the controller to observe the new generation")
+    if _generation_pending(obj, always_observed=True):
+        return Health(Code.PROGRESSING, PENDING)
     status, conditions = _status(obj), _conditions(obj)
     progressing = conditions.get("Progressing", {})
     if progressing.get("reason") == "ProgressDeadlineExceeded":
-        return Health(Code.DEGRADED, f"ProgressDeadlineExceeded: {progressing.get('message', '')}".rstrip(": "))
+        message = f"ProgressDeadlineExceeded: {progressing.get('message', '')}".rstrip(": ")
+        return Health(Code.DEGRADED, message, terminal=True)
     want = _spec(obj).get("replicas", 1)
     updated = status.get("updatedReplicas", 0)
     total = status.get("replicas", 0)
@@ -80,8 +94,8 @@ def deployment(obj: Obj) -> Health:
 
 
 def statefulset(obj: Obj) -> Health:
-    if _generation_pending(obj):
-        return Health(Code.PROGRESSING, "waiting for the controller to observe the new generation")
+    if _generation_pending(obj, always_observed=True):
+        return Health(Code.PROGRESSING, PENDING)
     status = _status(obj)
     want = _spec(obj).get("replicas", 1)
     ready = status.get("readyReplicas", 0)
@@ -93,8 +107,8 @@ def statefulset(obj: Obj) -> Health:
 
 
 def daemonset(obj: Obj) -> Health:
-    if _generation_pending(obj):
-        return Health(Code.PROGRESSING, "waiting for the controller to observe the new generation")
+    if _generation_pending(obj, always_observed=True):
+        return Health(Code.PROGRESSING, PENDING)
     status = _status(obj)
     want = status.get("desiredNumberScheduled", 0)
     updated = status.get("updatedNumberScheduled", 0)
@@ -107,8 +121,8 @@ def daemonset(obj: Obj) -> Health:
 
 
 def replicaset(obj: Obj) -> Health:
-    if _generation_pending(obj):
-        return Health(Code.PROGRESSING, "waiting for the controller to observe the new generation")
+    if _generation_pending(obj, always_observed=True):
+        return Health(Code.PROGRESSING, PENDING)
     failure = _conditions(obj).get("ReplicaFailure", {})
     if failure.get("status") == "True":
         return Health(Code.DEGRADED, f"ReplicaFailure: {failure.get('message', '')}")
@@ -125,14 +139,15 @@ def pod(obj: Obj) -> Health:
     if phase == "Succeeded":
         return Health(Code.HEALTHY, "completed")
     if phase == "Failed":
-        return Health(Code.DEGRADED, status.get("message") or status.get("reason") or "pod failed")
+        return Health(Code.DEGRADED, status.get("message") or status.get("reason") or "pod failed", terminal=True)
     for container in status.get("containerStatuses") or []:
         waiting = (container.get("state") or {}).get("waiting") or {}
         if waiting.get("reason") in ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerError"):
             return Health(Code.DEGRADED, f"{container.get('name')}: {waiting['reason']}")
     scheduled = _conditions(obj).get("PodScheduled", {})
     if scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
-        return Health(Code.DEGRADED, f"Unschedulable: {scheduled.get('message', '')}".rstrip(": "))
+        # Capacity may come (an autoscaler adds nodes, other pods end): waiting, not failed.
+        return Health(Code.PROGRESSING, f"Unschedulable: {scheduled.get('message', '')}".rstrip(": "))
     if phase == "Running" and _conditions(obj).get("Ready", {}).get("status") == "True":
         return Health(Code.HEALTHY, "running and ready")
     return Health(Code.PROGRESSING, f"{phase}")
@@ -142,7 +157,8 @@ def job(obj: Obj) -> Health:
     conditions = _conditions(obj)
     failed = conditions.get("Failed", {})
     if failed.get("status") == "True":
-        return Health(Code.DEGRADED, f"{failed.get('reason', 'Failed')}: {failed.get('message', '')}".rstrip(": "))
+        message = f"{failed.get('reason', 'Failed')}: {failed.get('message', '')}".rstrip(": ")
+        return Health(Code.DEGRADED, message, terminal=True)
     if conditions.get("Complete", {}).get("status") == "True":
         return Health(Code.HEALTHY, "completed")
     if _spec(obj).get("suspend"):
@@ -175,25 +191,34 @@ def pvc(obj: Obj) -> Health:
     if phase == "Bound":
         return HEALTHY
     if phase == "Lost":
-        return Health(Code.DEGRADED, "volume lost")
+        return Health(Code.DEGRADED, "volume lost", terminal=True)
     return Health(Code.PROGRESSING, f"{phase}: waiting for a volume")
 
 
 def pdb(obj: Obj) -> Health:
-    if _generation_pending(obj):
-        return Health(Code.PROGRESSING, "waiting for the controller to observe the new generation")
-    allowed = _conditions(obj).get("DisruptionAllowed", {})
+    """A budget is healthy when its pods are: DisruptionAllowed=False only means no voluntary disruption is
+    allowed right now (always so with ``maxUnavailable: 0``, and during any rollout). Too few healthy pods
+    is Progressing: the pods' own owners report why; a budget never fails by itself."""
+    if _generation_pending(obj, always_observed=True):
+        return Health(Code.PROGRESSING, PENDING)
     status = _status(obj)
-    if allowed.get("status") == "False" and allowed.get("reason") == "InsufficientPods":
-        healthy, want = status.get("currentHealthy", 0), status.get("desiredHealthy", 0)
-        return Health(Code.DEGRADED, f"InsufficientPods: {healthy} healthy, {want} needed")
-    return HEALTHY
+    expected, healthy, want = (
+        status.get("expectedPods", 0),
+        status.get("currentHealthy", 0),
+        status.get("desiredHealthy", 0),
+    )
+    if expected == 0:
+        return Health(Code.HEALTHY, "selects no pods")
+    if healthy < want:
+        return Health(Code.PROGRESSING, f"{healthy} healthy pods, {want} needed")
+    return Health(Code.HEALTHY, f"{healthy} healthy pods, {want} needed")
 
 
 def crd(obj: Obj) -> Health:
     conditions = _conditions(obj)
     if conditions.get("NamesAccepted", {}).get("status") == "False":
-        return Health(Code.DEGRADED, f"NamesAccepted=False: {conditions['NamesAccepted'].get('message', '')}")
+        message = f"NamesAccepted=False: {conditions['NamesAccepted'].get('message', '')}"
+        return Health(Code.DEGRADED, message, terminal=True)
     if conditions.get("Established", {}).get("status") == "True":
         return HEALTHY
     return Health(Code.PROGRESSING, "waiting to be Established")
@@ -205,22 +230,41 @@ def namespace(obj: Obj) -> Health:
     return HEALTHY
 
 
+def hpa(obj: Obj) -> Health:
+    """Healthy once its controller has looked at it: an autoscaler that cannot read metrics (no metrics
+    server) still holds its target's replicas, and says so in its conditions."""
+    if _generation_pending(obj, always_observed=False) or not _status(obj):
+        return Health(Code.PROGRESSING, PENDING)
+    able = _conditions(obj).get("AbleToScale", {})
+    if able.get("status") == "False":
+        return Health(Code.PROGRESSING, f"AbleToScale=False: {able.get('reason', '')}".rstrip(": "))
+    return HEALTHY
+
+
 def generic(obj: Obj) -> Health:
     """Kinds without a rule: conditions Ready or Available when present, else healthy once it exists."""
     if _generation_pending(obj):
-        return Health(Code.PROGRESSING, "waiting for the controller to observe the new generation")
+        return Health(Code.PROGRESSING, PENDING)
     conditions = _conditions(obj)
+    # kstatus' standard conditions first: Stalled is a stated failure, Reconciling is work in progress.
+    stalled, reconciling = conditions.get("Stalled", {}), conditions.get("Reconciling", {})
+    if stalled.get("status") == "True":
+        return Health(Code.DEGRADED, _describe("Stalled", stalled))
+    if reconciling.get("status") == "True":
+        return Health(Code.PROGRESSING, _describe("Reconciling", reconciling))
     for kind in ("Ready", "Available"):
         condition = conditions.get(kind)
         if condition is None:
             continue
         if condition.get("status") == "True":
             return HEALTHY
-        message = f"{kind}={condition.get('status')}: {condition.get('reason', '')} {condition.get('message', '')}"
-        if condition.get("status") == "False":
-            return Health(Code.DEGRADED, message.strip())
-        return Health(Code.PROGRESSING, message.strip())
+        # Not ready yet is not a failure (a certificate being issued, a database starting): Progressing.
+        return Health(Code.PROGRESSING, _describe(kind, condition))
     return HEALTHY
+
+
+def _describe(kind: str, condition: Mapping[str, Any]) -> str:
+    return f"{kind}={condition.get('status')}: {condition.get('reason', '')} {condition.get('message', '')}".strip()
 
 
 RULES: dict[tuple[str, str], Callable[[Obj], Health]] = {
@@ -235,6 +279,7 @@ RULES: dict[tuple[str, str], Callable[[Obj], Health]] = {
     ("", "PersistentVolumeClaim"): pvc,
     ("networking.k8s.io", "Ingress"): ingress,
     ("policy", "PodDisruptionBudget"): pdb,
+    ("autoscaling", "HorizontalPodAutoscaler"): hpa,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): crd,
     ("", "Namespace"): namespace,
 }

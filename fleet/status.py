@@ -27,6 +27,7 @@ async def cluster_report(
     limits: ApiLimits | None = None,
     inventory_name: str = inv.NAME,
     timeout: float = SCAN_TIMEOUT,
+    strict: bool = False,
 ) -> ClusterReport:
     cluster = rendered.cluster
     base = ClusterReport(name=cluster.name, env=cluster.env, labels=dict(cluster.labels), revision=rendered.revision)
@@ -35,7 +36,9 @@ async def cluster_report(
     except FleetError as exc:
         return _unknown(base, str(exc))
     try:
-        scan = await asyncio.wait_for(DriftScan(api, rendered, inventory_name=inventory_name).run(), timeout)
+        scan = await asyncio.wait_for(
+            DriftScan(api, rendered, inventory_name=inventory_name, strict=strict).run(), timeout
+        )
     except TimeoutError:
         return _unknown(base, f"no complete answer within {timeout:.0f}s")
     except ClusterError as exc:
@@ -83,8 +86,12 @@ async def fleet_report(
     limits: ApiLimits | None = None,
     inventory_name: str = inv.NAME,
     timeout: float = SCAN_TIMEOUT,
+    strict: bool = False,
 ) -> FleetReport:
     reports = await asyncio.gather(
-        *(cluster_report(r, config, limits=limits, inventory_name=inventory_name, timeout=timeout) for r in rendered)
+        *(
+            cluster_report(r, config, limits=limits, inventory_name=inventory_name, timeout=timeout, strict=strict)
+            for r in rendered
+        )
     )
     return FleetReport(tuple(reports), iso(time.time()) or "")

@@ -80,7 +80,8 @@ class Workspace:
         the clusters' order is raised, so a bad template changes nothing anywhere."""
         if len(clusters) <= 1:
             return [self.render(c) for c in clusters]
-        with ThreadPoolExecutor(self.limits.workers) as threads:
+        # Twice as many threads as workers: one decodes an answer while another's render runs.
+        with ThreadPoolExecutor(2 * self.limits.workers) as threads:
             futures = [threads.submit(self.render, c) for c in clusters]
         return [f.result() for f in futures]
 

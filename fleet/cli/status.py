@@ -29,10 +29,10 @@ class NotConverged(FleetError):
     exit_code = NOT_CONVERGED_EXIT
 
 
-def _report(workspace: Workspace, selection: Selection) -> FleetReport:
+def _report(workspace: Workspace, selection: Selection, *, strict: bool = False) -> FleetReport:
     clusters = workspace.select(selection)
     rendered = workspace.render_all(clusters)
-    return run(fleet_report(rendered, workspace.config, inventory_name=workspace.config.inventory))
+    return run(fleet_report(rendered, workspace.config, inventory_name=workspace.config.inventory, strict=strict))
 
 
 def _from_hub(hub: str, selection: Selection) -> FleetReport:
@@ -54,6 +54,11 @@ def _from_hub(hub: str, selection: Selection) -> FleetReport:
 hub_option = click.option(
     "--hub", default=None, help="Read the report from a running hub (URL) instead of the clusters."
 )
+strict_option = click.option(
+    "--strict",
+    is_flag=True,
+    help="Also count labels and annotations that another tool or person added (not fleet's fields).",
+)
 
 
 @click.command()
@@ -64,12 +69,15 @@ hub_option = click.option(
 )
 @click.option("--exit-code", is_flag=True, help="Exit 3 unless every selected cluster is Synced and Healthy.")
 @hub_option
-def status(workspace: Workspace | None, selection: Selection, fmt: str, exit_code: bool, hub: str | None) -> None:
+@strict_option
+def status(
+    workspace: Workspace | None, selection: Selection, fmt: str, exit_code: bool, hub: str | None, strict: bool
+) -> None:
     """The fleet at a glance: sync state, health and drift of every selected cluster, grouped by env.
 
     Queries the clusters live and concurrently; an unreachable cluster shows as Unknown with the reason.
     """
-    report = _from_hub(hub, selection) if hub else _report(_need(workspace), selection)
+    report = _from_hub(hub, selection) if hub else _report(_need(workspace), selection, strict=strict)
     if fmt == "json":
         click.echo(to_json(report.to_dict()))
     elif fmt == "yaml":
@@ -87,12 +95,13 @@ def status(workspace: Workspace | None, selection: Selection, fmt: str, exit_cod
 @click.option("-o", "--output", "fmt", type=click.Choice(["text", "json", "yaml"]), default="text", show_default=True)
 @click.option("--exit-code", is_flag=True, help="Exit 3 when the cluster has drift.")
 @hub_option
-def drift(workspace: Workspace | None, cluster: str, fmt: str, exit_code: bool, hub: str | None) -> None:
+@strict_option
+def drift(workspace: Workspace | None, cluster: str, fmt: str, exit_code: bool, hub: str | None, strict: bool) -> None:
     """One cluster's drift: every object that differs from Git, field by field, with who changed it."""
     if hub:
         report = run(hubclient.cluster_drift(hub, cluster))
     else:
-        report = _report(_need(workspace), Selection(clusters=(cluster,))).clusters[0]
+        report = _report(_need(workspace), Selection(clusters=(cluster,)), strict=strict).clusters[0]
     if fmt == "text":
         click.echo(view.drift_text(report))
     else:

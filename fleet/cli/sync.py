@@ -43,7 +43,9 @@ def _run(workspace: Workspace, selection: Selection, options: SyncOptions) -> li
     return run(sync_fleet(rendered, workspace.config, options, on_done=done))
 
 
-def _print(results: list[ChangeSet], fmt: str, *, show_diff: bool, require_healthy: bool = False) -> None:
+def _print(
+    results: list[ChangeSet], fmt: str, *, show_diff: bool, require_healthy: bool = False, require_match: bool = False
+) -> None:
     if fmt == "json":
         click.echo(to_json({"clusters": [cs.to_dict() for cs in results]}))
     elif fmt == "markdown":
@@ -56,9 +58,19 @@ def _print(results: list[ChangeSet], fmt: str, *, show_diff: bool, require_healt
     failed = [cs.cluster for cs in results if cs.failed]
     if failed:
         raise SyncFailed(f"{len(failed)} of {len(results)} clusters failed: {', '.join(failed)}")
-    unhealthy = [f"{cs.cluster} ({cs.health.code.label})" for cs in results if cs.health.code is not Code.HEALTHY]
+    behind = [cs.cluster for cs in results if cs.pending]
+    if require_match and behind:
+        raise SyncFailed(f"{len(behind)} of {len(results)} clusters do not match Git: {', '.join(behind)}")
+    unhealthy = [cs for cs in results if cs.health.code is not Code.HEALTHY]
     if require_healthy and unhealthy:
-        raise SyncFailed(f"synced, but not Healthy: {', '.join(unhealthy)}")
+        for cs in unhealthy:
+            for change in cs.changes:
+                health = change.health
+                if health is not None and health.code is not Code.HEALTHY:
+                    why = "cannot recover without a change" if health.terminal else "not ready when the wait ended"
+                    click.echo(f"{cs.cluster}: {change.key} {health.code.label} ({why}): {health.message}", err=True)
+        names = ", ".join(f"{cs.cluster} ({cs.health.code.label})" for cs in unhealthy)
+        raise SyncFailed(f"synced, but not Healthy: {names}")
 
 
 output_option = click.option(
@@ -72,7 +84,9 @@ output_option = click.option(
 @click.option("--prune/--no-prune", default=True, show_default=True, help="Delete what left Git.")
 @click.option("--force-prune", is_flag=True, help="Prune even beyond the safety limit.")
 @click.option("--max-prune-ratio", type=click.FloatRange(0, 1), default=0.5, show_default=True)
-@click.option("--wait", is_flag=True, help="Wait until every object is Healthy (or Degraded).")
+@click.option(
+    "--wait", is_flag=True, help="Wait until every object is Healthy (or failed beyond recovery), up to --timeout."
+)
 @click.option(
     "--timeout", "wait_timeout", type=DURATION, default="180s", show_default=True, help="For --wait: 90s, 5m."
 )
@@ -106,7 +120,7 @@ def sync(
         force_conflicts=force_conflicts,
         inventory=workspace.config.inventory,
     )
-    _print(_run(workspace, selection, options), fmt, show_diff=dry_run, require_healthy=wait)
+    _print(_run(workspace, selection, options), fmt, show_diff=dry_run, require_healthy=wait, require_match=not dry_run)
 
 
 @click.command()

@@ -10,6 +10,8 @@ from fleet.changeset import Action, ChangeSet
 from fleet.output import table
 
 CREATED_LISTED = 5  # more created objects than this are summarised in one line (plan lists them all)
+HELD_LISTED = 3  # objects a prune left in place, named in the cluster's one line
+PRUNE_HELD = ("prune refused", "prune postponed", "not desired any more; prune disabled")
 SHOWN = (Action.CREATED, Action.CONFIGURED, Action.DELETED, Action.SKIPPED, Action.FAILED)
 HEADERS = ["CLUSTER", "ENV", "REVISION", "CREATED", "CONFIGURED", "UNCHANGED", "DELETED", "FAILED", "HEALTH", "TIME"]
 
@@ -46,11 +48,19 @@ def details(results: Sequence[ChangeSet], *, show_diff: bool) -> str:
             lines.append(f"{cs.cluster}: error: {cs.error}")
             continue
         created = [c for c in cs.changes if c.action is Action.CREATED and not c.message]
+        # Objects a prune left in place: one line for the cluster, not one per object.
+        held = [c for c in cs.changes if c.action is Action.SKIPPED and cs.pending and c.message.startswith(PRUNE_HELD)]
+        if held:
+            names = ", ".join(str(c.key) for c in held[:HELD_LISTED])
+            more = f" and {len(held) - HELD_LISTED} more" if len(held) > HELD_LISTED else ""
+            lines.append(f"{cs.cluster}: does not match Git: {cs.pending}: {names}{more}")
         if len(created) > CREATED_LISTED and not show_diff:
             kinds = sorted({c.key.kind for c in created})
             lines.append(f"{cs.cluster}: created {len(created)} objects ({', '.join(kinds)})")
         for change in cs.changes:
             if change.action not in SHOWN or (change in created and len(created) > CREATED_LISTED and not show_diff):
+                continue
+            if change in held:
                 continue
             message = f": {change.message}" if change.message else ""
             lines.append(f"{cs.cluster}: {change.action.value} {change.key}{message}")

@@ -75,6 +75,7 @@ class ClusterLoop:
         self.backoff = 0.0
         self.heals: deque[float] = deque()
         self.fighting = ""
+        self.pending: str | None = None  # why the last sync left the cluster not matching Git
         self.task: asyncio.Task[None] | None = None
         self.idle = asyncio.Event()
 
@@ -147,6 +148,7 @@ class ClusterLoop:
                 result = "synced"
                 if change.error:
                     raise ClusterError(name, change.error)
+                self.pending = change.pending
             scan = await self._scan(api, rendered)
             healable = [i for i in scan.items if i.type is not DriftType.EXTRA]
             if self.settings.self_heal and healable and self._may_heal(scan.items):
@@ -181,7 +183,7 @@ class ClusterLoop:
             drift=scan.items,
             last_sync=iso(self.last_sync),
             last_sync_duration=self.last_duration,
-            error=self.fighting or None,
+            error=self.fighting or self.pending or None,
             release=dict(scan.inventory.release),
         )
         self.publish(report)
@@ -193,7 +195,7 @@ class ClusterLoop:
         counts = change.counts
         self.metrics.applied.labels(name).inc(counts[Action.CREATED] + counts[Action.CONFIGURED])
         self.metrics.pruned.labels(name).inc(counts[Action.DELETED])
-        if not change.failed:
+        if change.matches_git:
             self.synced_revision = _identity(rendered)
             self.last_sync, self.last_duration = time.time(), round(change.duration, 3)
             self.metrics.last_success.labels(name).set(self.last_sync)

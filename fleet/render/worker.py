@@ -53,6 +53,7 @@ DEFAULT_TIMEOUT = 10.0  # seconds per cluster
 DEFAULT_MEMORY_MB = 1024  # address space of one worker
 MAX_RESULT_BYTES = 64 * 1024 * 1024  # one cluster's rendered objects, as JSON
 SNAPSHOTS_PER_WORKER = 4
+NEED_BUNDLE = b'{"need":"bundle"}'
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ def _worker_main(conn: Connection, memory_mb: int) -> None:
                 renderers.popitem(last=False)
         renderer = renderers.get(token)
         if renderer is None:
-            conn.send_bytes(b'{"need":"bundle"}')
+            conn.send_bytes(NEED_BUNDLE)
             continue
         renderers.move_to_end(token)
         try:
@@ -229,11 +230,11 @@ class _Worker:
             self.process.wait(5)
         self.conn.close()
 
-    def ask(self, token: str, cluster: Cluster, bundle: Bundle | None, timeout: float) -> dict[str, Any]:
+    def ask(self, token: str, cluster: Cluster, bundle: Bundle | None, timeout: float) -> bytes:
         self.conn.send((token, cluster, bundle))
         if not self.conn.poll(timeout):
             raise TimeoutError
-        return dict(json.loads(self.conn.recv_bytes(MAX_RESULT_BYTES + 1024)))
+        return self.conn.recv_bytes(MAX_RESULT_BYTES + 1024)
 
 
 class RenderPool:
@@ -250,20 +251,27 @@ class RenderPool:
         try:
             if worker is None or not worker.alive():
                 worker = self._start()
-            reply = self._ask(worker, bundle, cluster)
+            raw = self._ask(worker, bundle, cluster)
         except BaseException:
             if worker is not None:
                 self._discard(worker)
             self._idle.put(None)
             raise
+        # The worker goes back before the answer is decoded: another thread's render runs meanwhile.
         self._idle.put(worker)
+        try:
+            reply = json.loads(raw)
+        except ValueError:
+            raise RenderError("the render worker's answer is not JSON", cluster=cluster.name) from None
+        if not isinstance(reply, dict):
+            raise RenderError("the render worker's answer is not a JSON object", cluster=cluster.name)
         return _result(reply, cluster)
 
-    def _ask(self, worker: _Worker, bundle: Bundle, cluster: Cluster) -> dict[str, Any]:
+    def _ask(self, worker: _Worker, bundle: Bundle, cluster: Cluster) -> bytes:
         seconds = self.limits.timeout
         try:
             reply = worker.ask(bundle.token, cluster, bundle if bundle.token not in worker.bundles else None, seconds)
-            if reply.get("need") == "bundle":  # the worker dropped it from its cache
+            if reply == NEED_BUNDLE:  # the worker dropped it from its cache
                 reply = worker.ask(bundle.token, cluster, bundle, seconds)
         except TimeoutError:
             raise RenderError(
@@ -275,10 +283,6 @@ class RenderPool:
                 f"rendering was stopped: it needed more than the {self.limits.memory_mb} MiB render memory limit "
                 "(renderMemoryMB in the hub config) or its worker died",
                 cluster=cluster.name,
-            ) from None
-        except ValueError:
-            raise RenderError(
-                "the render worker answered with something that is not JSON", cluster=cluster.name
             ) from None
         worker.bundles.add(bundle.token)
         if len(worker.bundles) > SNAPSHOTS_PER_WORKER:

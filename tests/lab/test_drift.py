@@ -49,10 +49,10 @@ async def synced(tmp_path: Path, lab_session: LabSession) -> FleetRepo:
     return fleet
 
 
-async def _report(fleet: FleetRepo):  # type: ignore[no-untyped-def]
+async def _report(fleet: FleetRepo, *, strict: bool = False):  # type: ignore[no-untyped-def]
     workspace = fleet.workspace()
     rendered = [workspace.render(c) for c in workspace.select(Selection())]
-    report = await fleet_report(rendered, fleet.config, inventory_name=fleet.inventory)
+    report = await fleet_report(rendered, fleet.config, inventory_name=fleet.inventory, strict=strict)
     return {c.name: c for c in report.clusters}
 
 
@@ -85,8 +85,12 @@ async def test_foreign_edits_are_reported_with_path_values_and_manager(synced: F
     assert deployment.type is DriftType.CONFLICT  # another manager now owns fields fleet sets
 
     service = {f.path: f for f in by_object[("Service", "web")].fields}
-    assert (service["metadata.labels.team"].desired, service["metadata.labels.team"].live) == (None, "payments")
-    assert service["metadata.labels.team"].manager == "labeller"
+    # A label fleet does not declare is not drift: fleet would not change it, and plan agrees...
+    assert "metadata.labels.team" not in service
+    # ... but strict mode shows it, with the manager that added it.
+    strict = {(i.key.kind, i.key.name): i for i in (await _report(synced, strict=True))["dev-1"].drift}
+    team = {f.path: f for f in strict[("Service", "web")].fields}["metadata.labels.team"]
+    assert (team.desired, team.live, team.manager) == (None, "payments", "labeller")
     port = service["spec.ports[name=http].port"]
     assert (port.desired, port.live, port.manager) == (80, 8081, "port-fiddler")
     assert len(dev.drift) == 3

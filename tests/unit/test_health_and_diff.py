@@ -34,7 +34,13 @@ def test_missing_and_worst() -> None:
 
 
 def test_malformed_status_is_unknown_not_an_exception() -> None:
-    obj = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {}, "spec": {"replicas": "x"}, "status": {}}
+    obj = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"generation": 1},
+        "spec": {"replicas": "x"},
+        "status": {"observedGeneration": 1},
+    }
     assert assess(obj).code is Code.UNKNOWN
 
 
