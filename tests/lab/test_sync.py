@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from fleet.apply import SyncOptions
 from fleet.changeset import Action
+from fleet.cli import cli as cli_main
 from fleet.health import Code
 from fleet.kube.api import ApiLimits
 from fleet.objects import ObjectKey
@@ -93,15 +97,34 @@ async def test_prune_never_touches_objects_fleet_did_not_create(fleet: FleetRepo
 
 async def test_mass_prune_is_refused_unless_forced(fleet: FleetRepo) -> None:
     await fleet.sync()
-    fleet.commit({"overlays/base/app.yaml": "# emptied by mistake\n"})
+    applied = fleet.repo.head.commit.hexsha
+    emptied = fleet.commit({"overlays/base/app.yaml": "# emptied by mistake\n"})
     result = await fleet.sync()
     dev = result["dev-1"]
     assert {c.action for c in dev.changes if c.key.kind != "Namespace"} == {Action.SKIPPED}
     assert "prune refused: it would delete 3 of 4" in next(c.message for c in dev.changes if c.action is Action.SKIPPED)
+    assert not dev.matches_git and "prune refused" in (dev.pending or "")
     async with fleet.lab.api("dev-1") as api:
         await client.AppsV1Api(api).read_namespaced_deployment("web", fleet.namespace)
+    # The CLI: non-zero, one line per cluster (not one per object), and the revision is not recorded as
+    # applied, so status and promotion gates see the cluster as not matching Git.
+    cli = await asyncio.to_thread(
+        CliRunner().invoke, cli_main, ["sync", "--repo", str(fleet.root)], env=fleet.cli_env()
+    )
+    assert cli.exit_code == 1, cli.output
+    assert "2 of 2 clusters do not match Git" in cli.stderr
+    for cluster in ("dev-1", "staging-1"):
+        lines = [line for line in cli.stdout.splitlines() if line.startswith(f"{cluster}:") and "prune" in line]
+        assert len(lines) == 1 and "does not match Git: prune refused" in lines[0], cli.stdout
+    status = await asyncio.to_thread(
+        CliRunner().invoke, cli_main, ["status", "--repo", str(fleet.root), "-o", "json"], env=fleet.cli_env()
+    )
+    reports = {c["name"]: c for c in json.loads(status.stdout)["clusters"]}
+    assert reports["dev-1"]["appliedRevision"] == applied != emptied
+    assert reports["dev-1"]["sync"] == "OutOfSync"
     forced = await fleet.sync(force_prune=True)
     assert actions(forced["dev-1"])["Deployment/web"] == "deleted"
+    assert forced["dev-1"].matches_git
 
 
 async def test_invalid_object_fails_alone_and_postpones_prune(fleet: FleetRepo) -> None:
