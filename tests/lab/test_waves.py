@@ -14,8 +14,8 @@ from kubernetes_asyncio import client
 
 from fleet.hub.core import Hub, HubOptions
 from fleet.testing import LabSession
+from tests.hubtools import SECRET, RunningHub, serve_hub, signed
 from tests.lab.helpers import FleetRepo, push, with_remote
-from tests.lab.test_hub import SECRET, RunningHub, serve_hub, signed
 
 STUCK_WHEN_BROKEN = """\
 {% if values.broken | default(false) %}

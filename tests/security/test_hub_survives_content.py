@@ -8,19 +8,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import git
 import pytest
-from aiohttp import web
 
 from fleet.config import FleetConfig
 from fleet.hub.core import Hub, HubOptions
-from fleet.hub.log import EventLog
-from fleet.hub.server import make_app
+from tests.hubtools import serve_hub
 from tests.unit.fleetfiles import MINIMAL, commit_files, git_repo
 
 TOKEN = "hub-test-token"
@@ -40,27 +37,12 @@ BAD_COMMITS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def hub_on(remote: Path, state: Path) -> AsyncIterator[tuple[Hub, str]]:
     config = FleetConfig(state / "credentials")
     options = HubOptions(repo=str(remote), interval=3600, state_dir=state, token=TOKEN, webhook_secret="s")
-    hub = Hub(options, config, EventLog("json", io.StringIO()))
-    runner = web.AppRunner(make_app(hub))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    await hub.start()
-    try:
-        yield hub, f"http://127.0.0.1:{port}"
-    finally:
-        await hub.stop()
-        await runner.cleanup()
+    async with serve_hub(options, config, io.StringIO()) as running:
+        yield running.hub, running.url
 
 
 def commit(repo: git.Repo, files: dict[str, str | None], message: str) -> str:
