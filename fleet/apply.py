@@ -19,7 +19,7 @@ from typing import Any
 from fleet import inventory as inv
 from fleet.changeset import Action, ChangeSet, ObjectChange
 from fleet.diff import differs, field_diffs, normalise
-from fleet.errors import ClusterError
+from fleet.errors import ClusterError, PermanentClusterError
 from fleet.health import Code, Health, assess, worst
 from fleet.kube.api import APPLY_CONTENT_TYPE, FIELD_MANAGER, ApiError, ClusterApi
 from fleet.kube.discovery import Discovery, UnknownKind
@@ -27,7 +27,7 @@ from fleet.kube.live import fetch_live, provably_unchanged
 from fleet.masking import mask_diffs
 from fleet.objects import ObjectKey
 from fleet.ordering import apply_order, kind_rank
-from fleet.render.engine import CLUSTER_LABEL, MANAGED_BY, RenderedCluster
+from fleet.render.engine import CLUSTER_LABEL, MANAGED_BY, SOURCE_ANNOTATION, RenderedCluster
 
 CRD = ("apiextensions.k8s.io", "CustomResourceDefinition")
 
@@ -118,6 +118,7 @@ class ClusterSync:
     # ---- the steps ----------------------------------------------------------------------------------
 
     async def _sync(self) -> list[ObjectChange]:
+        await self._refuse_unserved()
         old = await inv.read(self.api, self.options.inventory)
         live = await fetch_live(self.api, self.discovery, self.desired)
         entries = [
@@ -146,6 +147,36 @@ class ClusterSync:
             if not final.same_as(grown):
                 await inv.write(self.api, final, self.options.inventory)
         return changes
+
+    async def _refuse_unserved(self) -> None:
+        """A cluster that does not serve an API version Git uses (a fleet mid-upgrade: one cluster a minor
+        behind, an API removed in a newer minor) gets nothing of this sync: applying the rest would leave it
+        half on the new revision. Kinds a CRD of this same sync defines are served once it is established."""
+        unserved: list[str] = []
+        for key, obj in self.desired.items():
+            if key.group_kind in self.crd_kinds:
+                continue
+            try:
+                await self.discovery.resource(obj["apiVersion"], obj["kind"])
+            except UnknownKind:
+                source = ((obj.get("metadata") or {}).get("annotations") or {}).get(SOURCE_ANNOTATION, "")
+                unserved.append(f"{obj['apiVersion']} {obj['kind']} ({key}{', ' + source if source else ''})")
+        if not unserved:
+            return
+        version = await self._server_version()
+        more = f" and {len(unserved) - 3} more" if len(unserved) > 3 else ""
+        raise PermanentClusterError(
+            self.cluster,
+            f"not applied, nothing changed here: {'; '.join(unserved[:3])}{more} "
+            f"{'is' if len(unserved) == 1 else 'are'} not served by {self.cluster}{version}",
+        )
+
+    async def _server_version(self) -> str:
+        try:
+            info = await self.api.get("/version")
+        except (ApiError, ClusterError):
+            return ""
+        return f" ({info.get('gitVersion')})" if isinstance(info, dict) and info.get("gitVersion") else ""
 
     def _adopted(self, key: ObjectKey, live: dict[str, Any] | None, old: inv.Inventory) -> bool:
         """Existed before fleet applied it, and fleet never recorded it: prune will leave it in place."""

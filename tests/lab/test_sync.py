@@ -224,3 +224,40 @@ async def test_deployment_that_cannot_become_ready_makes_the_cluster_degraded(fl
     dev = result["dev-1"]
     assert dev.health.code is Code.DEGRADED, dev.health
     assert dev.health.message.startswith("ProgressDeadlineExceeded")
+
+
+HPA_V2BETA2 = """\
+apiVersion: autoscaling/v2beta2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: web
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 1
+  maxReplicas: 3
+"""
+
+
+async def test_an_api_version_a_cluster_does_not_serve_changes_nothing_there(fleet: FleetRepo) -> None:
+    await fleet.sync()
+    app = (fleet.root / "overlays/base/app.yaml").read_text()
+    fleet.commit(
+        {
+            "overlays/base/app.yaml": app.replace("color: {{ values.color }}", "color: red"),
+            "overlays/dev/hpa.yaml": HPA_V2BETA2,  # removed from Kubernetes in 1.26
+        }
+    )
+    plan = await asyncio.to_thread(
+        CliRunner().invoke, cli_main, ["plan", "--repo", str(fleet.root)], env=fleet.cli_env()
+    )
+    assert plan.exit_code == 1
+    line = next(x for x in plan.stdout.splitlines() if x.startswith("dev-1: error"))
+    assert "autoscaling/v2beta2 HorizontalPodAutoscaler" in line and "overlays/dev/hpa.yaml" in line
+    assert "not served by dev-1 (v1." in line
+    result = await fleet.sync()
+    assert result["dev-1"].error and "nothing changed here" in result["dev-1"].error
+    assert result["staging-1"].matches_git
+    async with fleet.lab.api("dev-1") as dev, fleet.lab.api("staging-1") as staging:
+        dev_cm = await client.CoreV1Api(dev).read_namespaced_config_map("settings", fleet.namespace)
+        staging_cm = await client.CoreV1Api(staging).read_namespaced_config_map("settings", fleet.namespace)
+    assert (dev_cm.data["color"], staging_cm.data["color"]) == ("blue", "red")
