@@ -21,15 +21,17 @@ from fleet.changeset import Action, ChangeSet, ObjectChange
 from fleet.diff import differs, field_diffs, normalise
 from fleet.errors import ClusterError, PermanentClusterError
 from fleet.health import Code, Health, assess, worst
-from fleet.kube.api import APPLY_CONTENT_TYPE, FIELD_MANAGER, ApiError, ClusterApi
+from fleet.kube.api import APPLY_CONTENT_TYPE, FIELD_MANAGER, ApiError, ClusterApi, server_version
 from fleet.kube.discovery import Discovery, UnknownKind
 from fleet.kube.live import fetch_live, provably_unchanged
 from fleet.masking import mask_diffs
 from fleet.objects import ObjectKey
 from fleet.ordering import apply_order, kind_rank
-from fleet.render.engine import CLUSTER_LABEL, MANAGED_BY, SOURCE_ANNOTATION, RenderedCluster
+from fleet.render.engine import CLUSTER_LABEL, MANAGED_BY, RenderedCluster
+from fleet.served import CRD, crd_kinds, describe, unserved_objects
 
-CRD = ("apiextensions.k8s.io", "CustomResourceDefinition")
+
+SERVICE_ACCOUNT_WAIT = 30.0  # seconds a Pod create waits for its namespace's ServiceAccount
 
 
 @dataclass(frozen=True)
@@ -57,15 +59,6 @@ def _is_managed_here(live: dict[str, Any], cluster: str) -> bool:
     return labels.get(MANAGED_BY) == "fleet" and labels.get(CLUSTER_LABEL) == cluster
 
 
-def _crd_kinds(objects: dict[ObjectKey, dict[str, Any]]) -> set[tuple[str, str]]:
-    kinds = set()
-    for key, obj in objects.items():
-        if key.group_kind == CRD:
-            spec = obj.get("spec") or {}
-            kinds.add((str(spec.get("group", "")), str((spec.get("names") or {}).get("kind", ""))))
-    return kinds
-
-
 def _prune_order(entry: inv.Entry) -> tuple[int, int]:
     # Reverse apply order (custom resources before their CRDs), namespaces last of all.
     return (1 if entry.key.group_kind == ("", "Namespace") else 0, -kind_rank(entry.key))
@@ -81,7 +74,7 @@ class ClusterSync:
         self.cluster = rendered.cluster.name
         self.discovery = discovery or Discovery(api)  # the hub passes one that lives across reconciles
         self.desired = dict(rendered.objects)
-        self.crd_kinds = _crd_kinds(self.desired)
+        self.crd_kinds = crd_kinds(self.desired)
         self.desired_namespaces = {k.name for k in self.desired if k.group_kind == ("", "Namespace")}
         self.pending: str | None = None  # why the cluster will not match Git after this sync
 
@@ -152,31 +145,11 @@ class ClusterSync:
         """A cluster that does not serve an API version Git uses (a fleet mid-upgrade: one cluster a minor
         behind, an API removed in a newer minor) gets nothing of this sync: applying the rest would leave it
         half on the new revision. Kinds a CRD of this same sync defines are served once it is established."""
-        unserved: list[str] = []
-        for key, obj in self.desired.items():
-            if key.group_kind in self.crd_kinds:
-                continue
-            try:
-                await self.discovery.resource(obj["apiVersion"], obj["kind"])
-            except UnknownKind:
-                source = ((obj.get("metadata") or {}).get("annotations") or {}).get(SOURCE_ANNOTATION, "")
-                unserved.append(f"{obj['apiVersion']} {obj['kind']} ({key}{', ' + source if source else ''})")
-        if not unserved:
-            return
-        version = await self._server_version()
-        more = f" and {len(unserved) - 3} more" if len(unserved) > 3 else ""
-        raise PermanentClusterError(
-            self.cluster,
-            f"not applied, nothing changed here: {'; '.join(unserved[:3])}{more} "
-            f"{'is' if len(unserved) == 1 else 'are'} not served by {self.cluster}{version}",
-        )
-
-    async def _server_version(self) -> str:
-        try:
-            info = await self.api.get("/version")
-        except (ApiError, ClusterError):
-            return ""
-        return f" ({info.get('gitVersion')})" if isinstance(info, dict) and info.get("gitVersion") else ""
+        unserved = await unserved_objects(self.discovery, self.desired)
+        if unserved:
+            version = await server_version(self.api)
+            detail = describe(unserved, self.cluster, version)
+            raise PermanentClusterError(self.cluster, f"not applied, nothing changed here: {detail}")
 
     def _adopted(self, key: ObjectKey, live: dict[str, Any] | None, old: inv.Inventory) -> bool:
         """Existed before fleet applied it, and fleet never recorded it: prune will leave it in place."""
@@ -221,7 +194,7 @@ class ClusterSync:
         if live is None and not self.options.dry_run:
             # Nothing to compare with: create it (the apply itself validates, as a dry run would).
             try:
-                created = await self._patch(path, obj, query)
+                created = await self._create(key, path, obj, query)
             except ApiError as exc:
                 return result(Action.FAILED, str(exc))
             return result(Action.CREATED, "", created)
@@ -264,6 +237,20 @@ class ClusterSync:
                 return None
             raise
         return found if isinstance(found, dict) else None
+
+    async def _create(self, key: ObjectKey, path: str, obj: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+        """Create by apply. A Pod in a namespace of this same sync is refused by the ServiceAccount admission
+        plugin until the controller manager has created the namespace's ServiceAccount (a second or so):
+        that refusal is retried for a while, as a workload's own controller would."""
+        deadline = time.monotonic() + SERVICE_ACCOUNT_WAIT
+        while True:
+            try:
+                return await self._patch(path, obj, query)
+            except ApiError as exc:
+                waiting = key.group_kind == ("", "Pod") and exc.status == 403 and "service account" in exc.message
+                if not waiting or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(0.5)
 
     async def _patch(self, path: str, obj: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
         result = await self.api.request("PATCH", path, query=query, body=obj, content_type=APPLY_CONTENT_TYPE)

@@ -15,7 +15,8 @@ from fleet.source import Snapshot
 from fleet.yamlio import key_lines, load_one
 
 CLUSTERS_DIR = "clusters"
-FIELDS = {"name", "env", "labels", "kubeconfig", "context", "values", "enabled"}
+FIELDS = {"name", "env", "labels", "kubeconfig", "context", "values", "enabled", "kubernetesVersion"}
+KUBERNETES_VERSION = re.compile(r"^v?(1)\.(\d{1,3})(\.\d{1,3})?$")
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -41,10 +42,20 @@ class Cluster:
     enabled: bool = True
     source: str = ""
     kubeconfig_ref: str = ""  # the path as written in Git, for messages
+    kubernetes_version: str = ""  # "1.34": the minor the cluster runs, as the registry declares it
 
     def template_view(self) -> dict[str, Any]:
-        """What templates see as ``cluster``: never the kubeconfig."""
-        return {"name": self.name, "env": self.env, "labels": dict(self.labels)}
+        """What templates see as ``cluster``: never the kubeconfig. ``kubernetesVersion`` ("1.34", or ""
+        when the entry declares none) and ``kubernetesMinor`` (34, or 0) let one repository serve a fleet
+        at mixed versions: ``{% if cluster.kubernetesMinor >= 35 %}``."""
+        minor = int(self.kubernetes_version.split(".")[1]) if self.kubernetes_version else 0
+        return {
+            "name": self.name,
+            "env": self.env,
+            "labels": dict(self.labels),
+            "kubernetesVersion": self.kubernetes_version,
+            "kubernetesMinor": minor,
+        }
 
 
 @dataclass(frozen=True)
@@ -172,6 +183,10 @@ def parse_cluster(path: str, text: str, config: FleetConfig, known_envs: Iterabl
     enabled = data.get("enabled", True)
     if not isinstance(enabled, bool):
         raise err("must be true or false", "enabled")
+    version = data.get("kubernetesVersion")
+    match = KUBERNETES_VERSION.match(version) if isinstance(version, str) else None
+    if version is not None and match is None:
+        raise err("must be a Kubernetes version such as \"1.34\" (quoted) or \"v1.34.4\"", "kubernetesVersion")
     return Cluster(
         name=name,
         env=env,
@@ -182,6 +197,7 @@ def parse_cluster(path: str, text: str, config: FleetConfig, known_envs: Iterabl
         enabled=enabled,
         source=path,
         kubeconfig_ref=kubeconfig,
+        kubernetes_version=f"{match.group(1)}.{int(match.group(2))}" if match else "",
     )
 
 

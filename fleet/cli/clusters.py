@@ -88,6 +88,23 @@ def clusters(workspace: Workspace, selection: Selection, fmt: str, no_probe: boo
         for c, p in zip(chosen, probes, strict=True)
     ]
     click.echo(table(["NAME", "ENV", "LABELS", "ENABLED", "KUBECONFIG", "API"], rows))
+    for cluster, found in zip(chosen, probes, strict=True):
+        mismatch = _version_mismatch(cluster, found)
+        if mismatch:
+            click.echo(f"{cluster.name}: {mismatch}")
+
+
+def _version_mismatch(cluster: Cluster, found: Probe | None) -> str | None:
+    """The registry's kubernetesVersion (what templates branch on) against the version the cluster runs."""
+    if found is None or not found.reachable or not cluster.kubernetes_version:
+        return None
+    live = ".".join(found.version.lstrip("v").split(".")[:2])
+    if live == cluster.kubernetes_version:
+        return None
+    return (
+        f"{cluster.source} declares kubernetesVersion {cluster.kubernetes_version}, the cluster runs "
+        f"{found.version}: templates render for the declared version; update the entry"
+    )
 
 
 def _short(path: object) -> str:
@@ -104,6 +121,7 @@ def _as_dict(cluster: Cluster, probe_result: Probe | None) -> dict[str, object]:
         "enabled": cluster.enabled,
         "kubeconfig": str(cluster.kubeconfig),
         "context": cluster.context,
+        "kubernetesVersion": cluster.kubernetes_version or None,
     }
     if probe_result is not None:
         data.update(
@@ -111,5 +129,6 @@ def _as_dict(cluster: Cluster, probe_result: Probe | None) -> dict[str, object]:
             reachable=probe_result.reachable,
             version=probe_result.version or None,
             error=probe_result.error or None,
+            versionMismatch=_version_mismatch(cluster, probe_result),
         )
     return data

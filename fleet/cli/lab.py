@@ -14,7 +14,7 @@ from fleet.lab import kind as kind_backend
 from fleet.lab.build import build_binaries
 from fleet.lab.local import ClusterEndpoint, LocalLab
 from fleet.lab.topology import load_topology
-from fleet.lab.versions import bin_dir
+from fleet.lab.versions import KUBERNETES_VERSIONS, bin_dir, pinned_version
 from fleet.output import human_bytes, table
 from fleet.paths import default_lab_dir
 
@@ -41,7 +41,10 @@ def _names(clusters: str | None) -> list[str] | None:
 
 
 def _endpoint_table(endpoints: list[ClusterEndpoint]) -> str:
-    return table(["CLUSTER", "API", "KUBECONFIG"], [[e.name, e.server, e.kubeconfig] for e in endpoints])
+    return table(
+        ["CLUSTER", "VERSION", "API", "KUBECONFIG"],
+        [[e.name, e.kubernetes_version, e.server, e.kubeconfig] for e in endpoints],
+    )
 
 
 @click.group()
@@ -51,10 +54,23 @@ def lab() -> None:
 
 @lab.command()
 @click.option("--force", is_flag=True, help="Rebuild even when the cache has the binaries.")
-def build(force: bool) -> None:
-    """Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok."""
+@click.option(
+    "--versions",
+    default=",".join(KUBERNETES_VERSIONS),
+    show_default=True,
+    help="Kubernetes versions to build (comma-separated; the default one is always built).",
+)
+def build(force: bool, versions: str) -> None:
+    """Build etcd, kwok, and kube-apiserver, kube-controller-manager, kube-scheduler (and kubectl) for each
+    Kubernetes version the lab runs."""
+    wanted = []
+    for raw in (v.strip() for v in versions.split(",") if v.strip()):
+        pinned = pinned_version(raw)
+        if pinned is None:
+            raise UsageError(f"--versions: {raw} is not one the lab builds ({', '.join(KUBERNETES_VERSIONS)})")
+        wanted.append(pinned)
     started = time.monotonic()
-    results = build_binaries(force=force, log=lambda m: click.echo(m, err=True))
+    results = build_binaries(force=force, versions=tuple(wanted), log=lambda m: click.echo(m, err=True))
     built = [r for r in results if r.built]
     click.echo(
         f"lab binaries in {bin_dir()} ({len(built)} built, {len(results) - len(built)} cached, "
@@ -89,7 +105,8 @@ def up(
         endpoints = kind_backend.up(root, specs)
     else:
         if build_first:
-            build_binaries(log=lambda m: click.echo(m, err=True))
+            versions = tuple(sorted({s.kubernetes_version for s in specs}))
+            build_binaries(versions=versions, log=lambda m: click.echo(m, err=True))
         endpoints = run(_lab(lab_dir).up(specs, timeout=timeout, log=lambda m: click.echo(m, err=True)))
     click.echo(_endpoint_table(endpoints))
     click.echo(
@@ -121,7 +138,12 @@ def status(lab_dir: Path | None, output: str) -> None:
                 {
                     "dir": str(target.paths.root),
                     "clusters": [
-                        {"name": e.name, "server": e.server, "kubeconfig": str(e.kubeconfig)}
+                        {
+                            "name": e.name,
+                            "kubernetesVersion": e.kubernetes_version,
+                            "server": e.server,
+                            "kubeconfig": str(e.kubeconfig),
+                        }
                         for e in target.endpoints()
                     ],
                     "processes": [

@@ -113,6 +113,15 @@ class ClusterApi:
         return await self.request("GET", path, query=query)
 
 
+async def server_version(api: ClusterApi) -> str:
+    """The cluster's gitVersion (v1.34.4), or "" when it cannot be read: for messages only."""
+    try:
+        info = await api.get("/version")
+    except (ApiError, TemporaryClusterError, PermanentClusterError):
+        return ""
+    return str(info.get("gitVersion") or "") if isinstance(info, dict) else ""
+
+
 def _transport_reason(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientConnectorError):
         return f"cannot connect to {exc.host}:{exc.port} ({exc.os_error.strerror or exc.os_error})"

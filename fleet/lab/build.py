@@ -15,7 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fleet.errors import LabBuildError
-from fleet.lab.versions import BINARIES, GOMOD_DIR, KUBERNETES_VERSION, Binary, bin_dir
+from fleet.lab.versions import (
+    BINARIES,
+    GOMOD_DIR,
+    KUBERNETES_VERSION,
+    KUBERNETES_VERSIONS,
+    Binary,
+    bin_dir,
+    control_plane_binaries,
+    kubernetes_bin_dir,
+)
 
 
 @dataclass(frozen=True)
@@ -52,21 +61,41 @@ def find_go() -> str:
     return go
 
 
-def missing_binaries(target: Path | None = None) -> list[Binary]:
+def missing_binaries(target: Path | None = None, *, versions: tuple[str, ...] = ()) -> list[Binary]:
+    """The default set (etcd, kwok, the default Kubernetes version) missing in ``target``, and the control
+    plane of every other version in ``versions`` missing in its own directory."""
     target = target or bin_dir()
-    return [b for b in BINARIES if not (target / b.name).is_file()]
+    missing = [b for b in BINARIES if not (target / b.name).is_file()]
+    for version in versions:
+        if version != KUBERNETES_VERSION:
+            where = kubernetes_bin_dir(version)
+            missing += [b for b in control_plane_binaries(version) if not (where / b.name).is_file()]
+    return missing
 
 
 def build_binaries(
     *,
     target: Path | None = None,
     force: bool = False,
+    versions: tuple[str, ...] = tuple(KUBERNETES_VERSIONS),
     log: Callable[[str], None] = lambda _msg: None,
 ) -> list[BuildResult]:
-    target = target or bin_dir()
+    """The default set into ``target`` and each other Kubernetes version of ``versions`` into its own
+    directory; what the cache has is kept unless ``force``."""
+    results = _build_set(list(BINARIES), target or bin_dir(), KUBERNETES_VERSION, force=force, log=log)
+    for version in versions:
+        if version != KUBERNETES_VERSION:
+            binaries = list(control_plane_binaries(version))
+            results += _build_set(binaries, kubernetes_bin_dir(version), version, force=force, log=log)
+    return results
+
+
+def _build_set(
+    binaries: list[Binary], target: Path, version: str, *, force: bool, log: Callable[[str], None]
+) -> list[BuildResult]:
     target.mkdir(parents=True, exist_ok=True)
-    todo = list(BINARIES) if force else missing_binaries(target)
-    results = [BuildResult(b.name, target / b.name, False, 0.0) for b in BINARIES if b not in todo]
+    todo = binaries if force else [b for b in binaries if not (target / b.name).is_file()]
+    results = [BuildResult(b.name, target / b.name, False, 0.0) for b in binaries if b not in todo]
     if not todo:
         return results
     go = find_go()
@@ -76,10 +105,11 @@ def build_binaries(
     env["GOFLAGS"] = (env.get("GOFLAGS", "") + " -mod=readonly").strip()
     env.setdefault("CGO_ENABLED", "0")
     for binary in todo:
-        log(f"building {binary.name} ...")
+        label = f"{binary.name} {version}" if binary.stamp_kubernetes_version else binary.name
+        log(f"building {label} ...")
         started = time.monotonic()
         partial = target / f".{binary.name}.partial"
-        ldflags = kubernetes_ldflags() if binary.stamp_kubernetes_version else "-s -w"
+        ldflags = kubernetes_ldflags(version) if binary.stamp_kubernetes_version else "-s -w"
         command = [go, "build", "-p", "2", "-trimpath", "-ldflags", ldflags, "-o", str(partial), binary.package]
         proc = subprocess.run(
             command, cwd=GOMOD_DIR / binary.module_dir, env=env, capture_output=True, text=True, check=False
@@ -90,16 +120,19 @@ def build_binaries(
             raise LabBuildError(f"building {binary.name} from {binary.package} failed:\n{tail}")
         partial.replace(target / binary.name)
         seconds = time.monotonic() - started
-        log(f"built {binary.name} in {seconds:.0f}s")
+        log(f"built {label} in {seconds:.0f}s")
         results.append(BuildResult(binary.name, target / binary.name, True, seconds))
     return results
 
 
-def require_binaries() -> Path:
+def require_binaries(versions: tuple[str, ...] = ()) -> Path:
     """The bin dir, or a clear error telling the user to build first."""
     target = bin_dir()
-    missing = missing_binaries(target)
+    missing = missing_binaries(target, versions=versions)
     if missing:
-        names = ", ".join(b.name for b in missing)
-        raise LabBuildError(f"lab binaries missing in {target} ({names}); run `fleet lab build` first")
+        names = ", ".join(sorted({b.name for b in missing}))
+        raise LabBuildError(
+            f"lab binaries missing ({names}) for Kubernetes {', '.join(versions) or KUBERNETES_VERSION}; "
+            "run `fleet lab build` first"
+        )
     return target

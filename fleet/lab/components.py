@@ -113,16 +113,13 @@ def apiserver_spec(paths: LabPaths, bin_dir: Path, *, cluster: str, port: int, e
             f"--service-account-key-file={pki / 'sa.pub'}",
             f"--service-account-signing-key-file={pki / 'sa.key'}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--authorization-mode=RBAC",
+            # Upstream defaults everywhere else (API Priority and Fairness, every default admission plugin,
+            # ServiceAccount included). The deviations, each listed in the README with its reason:
+            # as kubeadm and kind set them (the upstream defaults are AlwaysAllow and no privileged pods):
+            "--authorization-mode=Node,RBAC",
             "--allow-privileged=true",
-            # Pods of simulated nodes mount nothing; without this admission plugin a Pod need not wait
-            # for its namespace's default ServiceAccount.
-            "--disable-admission-plugins=ServiceAccount",
-            # Every lab apiserver advertises 127.0.0.1; keep them from fighting over the endpoints.
+            # every lab apiserver advertises 127.0.0.1, which an Endpoints object may not hold:
             "--endpoint-reconciler-type=none",
-            "--enable-priority-and-fairness=false",
-            "--profiling=false",
-            "--v=0",
         ),
         paths.log(process_name(cluster, "kube-apiserver")),
         (("GOMEMLIMIT", "1GiB"),),
@@ -138,13 +135,12 @@ def controller_manager_spec(paths: LabPaths, bin_dir: Path, *, cluster: str) -> 
             str(bin_dir / "kube-controller-manager"),
             f"--kubeconfig={kubeconfig}",
             f"--cluster-name={cluster}",
+            # one instance per cluster: no leader election to wait for, no serving port to allocate
             "--leader-elect=false",
             "--secure-port=0",
             f"--service-account-private-key-file={pki / 'sa.key'}",
             f"--root-ca-file={pki / 'ca.crt'}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--profiling=false",
-            "--v=0",
         ),
         paths.log(process_name(cluster, "kube-controller-manager")),
         (("GOMEMLIMIT", "256MiB"),),
@@ -158,10 +154,9 @@ def scheduler_spec(paths: LabPaths, bin_dir: Path, *, cluster: str) -> ProcessSp
         (
             str(bin_dir / "kube-scheduler"),
             f"--kubeconfig={kubeconfig}",
+            # one instance per cluster: no leader election to wait for, no serving port to allocate
             "--leader-elect=false",
             "--secure-port=0",
-            "--profiling=false",
-            "--v=0",
         ),
         paths.log(process_name(cluster, "kube-scheduler")),
         (("GOMEMLIMIT", "256MiB"),),

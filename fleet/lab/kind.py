@@ -84,7 +84,7 @@ def up(root: Path, specs: list[ClusterSpec]) -> list[ClusterEndpoint]:
                 raise LabError(f"kind export kubeconfig {spec.name} failed:\n{export.stderr.strip()[-2000:]}")
         _rename_context(path, spec.name)
         server = yaml.safe_load(path.read_text())["clusters"][0]["cluster"]["server"]
-        endpoints.append(ClusterEndpoint(spec.name, server, path, spec.name))
+        endpoints.append(ClusterEndpoint(spec.name, server, path, spec.name, spec.kubernetes_version))
     return endpoints
 
 

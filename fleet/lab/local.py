@@ -28,6 +28,7 @@ from fleet.lab.probe import ApiProbe, ssl_context
 from fleet.lab.procs import ProcessSpec, Supervisor
 from fleet.lab.state import ClusterState, LabState
 from fleet.lab.topology import ClusterSpec
+from fleet.lab.versions import KUBERNETES_VERSION, kubernetes_bin_dir
 
 START_TIMEOUT = 180.0  # contended CI machines have needed 30 s+ for one apiserver
 LOG_TAIL_LINES = 25
@@ -39,6 +40,7 @@ class ClusterEndpoint:
     server: str
     kubeconfig: Path
     context: str
+    kubernetes_version: str = KUBERNETES_VERSION
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,8 @@ class LocalLab:
         if state is None:
             return []
         return [
-            ClusterEndpoint(c.name, c.server, self.paths.kubeconfig(c.name), c.name) for c in state.clusters.values()
+            ClusterEndpoint(c.name, c.server, self.paths.kubeconfig(c.name), c.name, c.kubernetes_version)
+            for c in state.clusters.values()
         ]
 
     def _process_names(self, state: LabState) -> list[str]:
@@ -192,6 +195,10 @@ class LocalLab:
         if name == "etcd":
             return comp.etcd_spec(self.paths, bins, client_port=state.etcd_client_port, peer_port=state.etcd_peer_port)
         cluster, component = name.split(".", 1)
+        if component == "kwok":
+            return comp.kwok_spec(self.paths, bins, cluster=cluster)
+        # The control plane runs the cluster's own Kubernetes version.
+        bins = self._control_plane_bins(state.clusters[cluster].kubernetes_version)
         if component == "kube-apiserver":
             return comp.apiserver_spec(
                 self.paths,
@@ -202,9 +209,15 @@ class LocalLab:
             )
         if component == "kube-controller-manager":
             return comp.controller_manager_spec(self.paths, bins, cluster=cluster)
-        if component == "kube-scheduler":
-            return comp.scheduler_spec(self.paths, bins, cluster=cluster)
-        return comp.kwok_spec(self.paths, bins, cluster=cluster)
+        return comp.scheduler_spec(self.paths, bins, cluster=cluster)
+
+    def _control_plane_bins(self, version: str) -> Path:
+        if self._bin_dir is not None and version == KUBERNETES_VERSION:
+            return self._bin_dir
+        from fleet.lab.build import require_binaries
+
+        require_binaries((version,))
+        return kubernetes_bin_dir(version)
 
     def _orphans(self) -> list[int]:
         """Processes running from this lab's directory that no pid file accounts for (lost pid files)."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fleet.errors import LabError
 from fleet.lab.topology import ClusterSpec, NodeSpec
+from fleet.lab.versions import KUBERNETES_VERSION
 
 FORMAT = 1
 
@@ -31,6 +32,7 @@ class ClusterState:
     name: str
     port: int
     nodes: list[NodeSpec]
+    kubernetes_version: str = KUBERNETES_VERSION
 
     @property
     def server(self) -> str:
@@ -48,7 +50,8 @@ class LabState:
 
     def add(self, spec: ClusterSpec) -> ClusterState:
         if spec.name not in self.clusters:
-            self.clusters[spec.name] = ClusterState(spec.name, free_port(self.ports()), list(spec.nodes))
+            port = free_port(self.ports())
+            self.clusters[spec.name] = ClusterState(spec.name, port, list(spec.nodes), spec.kubernetes_version)
         return self.clusters[spec.name]
 
     @classmethod
@@ -61,7 +64,8 @@ class LabState:
             "format": FORMAT,
             "etcd": {"client_port": self.etcd_client_port, "peer_port": self.etcd_peer_port},
             "clusters": {
-                name: {"port": c.port, "nodes": [asdict(n) for n in c.nodes]} for name, c in self.clusters.items()
+                name: {"port": c.port, "nodes": [asdict(n) for n in c.nodes], "kubernetesVersion": c.kubernetes_version}
+                for name, c in self.clusters.items()
             },
         }
         partial = path.with_suffix(".partial")
@@ -81,5 +85,6 @@ class LabState:
         state = cls(payload["etcd"]["client_port"], payload["etcd"]["peer_port"])
         for name, raw in payload["clusters"].items():
             nodes = [NodeSpec(n["name"], dict(n["labels"])) for n in raw["nodes"]]
-            state.clusters[name] = ClusterState(name, int(raw["port"]), nodes)
+            version = str(raw.get("kubernetesVersion") or KUBERNETES_VERSION)
+            state.clusters[name] = ClusterState(name, int(raw["port"]), nodes, version)
         return state

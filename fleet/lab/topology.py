@@ -1,7 +1,9 @@
-"""What a lab runs: cluster names, worker counts and node labels, read from kind-config/.
+"""What a lab runs: cluster names, Kubernetes versions, worker counts and node labels, read from
+kind-config/.
 
 Both backends describe the same fleet: kind uses the files as they are, the local backend reads the
-cluster name, the workers and their labels from them.
+cluster name, the workers and their labels, and the Kubernetes version from the nodes' image tag
+(``image: kindest/node:v1.34.4``; any patch of a minor the lab builds selects the lab's pinned patch).
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from pathlib import Path
 import yaml
 
 from fleet.errors import InputError
+from fleet.lab.versions import KUBERNETES_VERSION, KUBERNETES_VERSIONS, pinned_version
 
 DEFAULT_WORKERS = 2
 CLUSTER_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
+IMAGE_VERSION = re.compile(r":(v?\d+\.\d+(?:\.\d+)?)(?:@|$)")
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class ClusterSpec:
     name: str
     nodes: tuple[NodeSpec, ...]
     kind_config: Path | None = None
+    kubernetes_version: str = KUBERNETES_VERSION
 
 
 def validate_cluster_name(name: str, *, source: str = "--clusters") -> str:
@@ -57,9 +62,12 @@ def load_kind_config(path: Path) -> ClusterSpec:
     if not isinstance(raw_nodes, list):
         raise InputError("must be a list", path=str(path), field="nodes")
     workers: list[NodeSpec] = []
+    versions: set[str] = set()
     for index, node in enumerate(raw_nodes):
         if not isinstance(node, dict):
             raise InputError("must be a mapping", path=str(path), field=f"nodes[{index}]")
+        if node.get("image") is not None:
+            versions.add(_node_version(node.get("image"), path, f"nodes[{index}].image"))
         if node.get("role", "control-plane") != "worker":
             continue
         labels = node.get("labels") or {}
@@ -69,7 +77,26 @@ def load_kind_config(path: Path) -> ClusterSpec:
     # kind runs workloads on the control-plane node when there is no worker; simulate at least two nodes.
     while len(workers) < DEFAULT_WORKERS:
         workers.append(NodeSpec(f"{name}-worker-{len(workers) + 1}"))
-    return ClusterSpec(name, tuple(workers), path)
+    if len(versions) > 1:
+        raise InputError(
+            f"nodes run different Kubernetes versions ({', '.join(sorted(versions))}); the lab runs one per cluster",
+            path=str(path),
+            field="nodes[].image",
+        )
+    return ClusterSpec(name, tuple(workers), path, versions.pop() if versions else KUBERNETES_VERSION)
+
+
+def _node_version(image: object, path: Path, field_name: str) -> str:
+    match = IMAGE_VERSION.search(str(image))
+    if not match:
+        raise InputError("the image needs a version tag (kindest/node:v1.34.4)", path=str(path), field=field_name)
+    pinned = pinned_version(match.group(1))
+    if pinned is None:
+        supported = ", ".join(KUBERNETES_VERSIONS)
+        raise InputError(
+            f"Kubernetes {match.group(1)} is not one the lab builds ({supported})", path=str(path), field=field_name
+        )
+    return pinned
 
 
 def load_topology(kind_config_dir: Path | None, names: list[str] | None) -> list[ClusterSpec]:

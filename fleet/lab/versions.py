@@ -11,11 +11,19 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-KUBERNETES_VERSION = "v1.36.3"
+KUBERNETES_VERSION = "v1.36.3"  # the default: clusters whose kind-config names no version
+# Every Kubernetes version the lab builds, newest first, with the Go module directory that pins it. A real
+# fleet is never on one minor: kind-config/<cluster>.yaml chooses one per cluster (its node image tag).
+KUBERNETES_VERSIONS: dict[str, str] = {
+    "v1.36.3": "kubernetes",
+    "v1.35.4": "kubernetes-1.35",
+    "v1.34.4": "kubernetes-1.34",
+}
 ETCD_VERSION = "v3.6.16"
 KWOK_VERSION = "v0.8.0"
 
 GOMOD_DIR = Path(__file__).parent / "gomod"
+CONTROL_PLANE_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,8 @@ def build_fingerprint() -> str:
     digest = hashlib.sha256()
     for text in (KUBERNETES_VERSION, ETCD_VERSION, KWOK_VERSION):
         digest.update(text.encode())
-    for path in sorted(GOMOD_DIR.glob("*/go.*")):
+    # Only the modules of the default set: the other Kubernetes versions have directories of their own.
+    for path in sorted(p for b in {b.module_dir for b in BINARIES} for p in (GOMOD_DIR / b).glob("go.*")):
         digest.update(path.relative_to(GOMOD_DIR).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
@@ -68,3 +77,38 @@ def bin_dir() -> Path:
         return Path(os.environ["FLEET_LAB_BIN_DIR"]).expanduser()
     tag = f"k8s-{KUBERNETES_VERSION}_etcd-{ETCD_VERSION}_kwok-{KWOK_VERSION}_{build_fingerprint()}"
     return cache_root() / "lab" / tag / "bin"
+
+
+def minor_of(version: str) -> str:
+    """``v1.34.4`` -> ``1.34``."""
+    return ".".join(version.lstrip("v").split(".")[:2])
+
+
+def pinned_version(requested: str) -> str | None:
+    """The pinned version of the lab for a requested ``v1.34``, ``1.34.2`` or ``v1.34.4``: same minor."""
+    for version in KUBERNETES_VERSIONS:
+        if minor_of(version) == minor_of(requested):
+            return version
+    return None
+
+
+def control_plane_binaries(version: str) -> tuple[Binary, ...]:
+    """The binaries of one Kubernetes version (kubectl only for the default one)."""
+    module = KUBERNETES_VERSIONS[version]
+    names = CONTROL_PLANE_BINARIES + (("kubectl",) if version == KUBERNETES_VERSION else ())
+    return tuple(Binary(n, module, f"k8s.io/kubernetes/cmd/{n}", True) for n in names)
+
+
+def kubernetes_bin_dir(version: str) -> Path:
+    """Where one Kubernetes version's control plane lives: the default one beside etcd and kwok, the
+    others in a directory of their own, keyed by their module's go.mod/go.sum."""
+    if version == KUBERNETES_VERSION:
+        return bin_dir()
+    module = GOMOD_DIR / KUBERNETES_VERSIONS[version]
+    digest = hashlib.sha256(version.encode())
+    for path in sorted(module.glob("go.*")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    if os.environ.get("FLEET_LAB_BIN_DIR"):
+        return Path(os.environ["FLEET_LAB_BIN_DIR"]).expanduser() / f"k8s-{version}"
+    return cache_root() / "lab" / f"k8s-{version}_{digest.hexdigest()[:12]}" / "bin"

@@ -34,7 +34,8 @@ def _unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def lab_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabSession]:
-    missing = missing_binaries()
+    versions = tuple(sorted({spec.kubernetes_version for spec in example_topology()}))
+    missing = missing_binaries(versions=versions)
     if missing:
         _unavailable("binaries not built: " + ", ".join(b.name for b in missing))
     root = Path(os.environ.get("FLEET_TEST_LAB_DIR") or tmp_path_factory.mktemp("lab"))
