@@ -14,7 +14,7 @@ from fleet.lab import kind as kind_backend
 from fleet.lab.build import build_binaries
 from fleet.lab.local import ClusterEndpoint, LocalLab
 from fleet.lab.topology import load_topology
-from fleet.lab.versions import KUBERNETES_VERSIONS, bin_dir, pinned_version
+from fleet.lab.versions import KUBERNETES_VERSION, KUBERNETES_VERSIONS, bin_dir, pinned_version
 from fleet.output import human_bytes, table
 from fleet.paths import default_lab_dir
 
@@ -73,8 +73,8 @@ def build(force: bool, versions: str) -> None:
     results = build_binaries(force=force, versions=tuple(wanted), log=lambda m: click.echo(m, err=True))
     built = [r for r in results if r.built]
     click.echo(
-        f"lab binaries in {bin_dir()} ({len(built)} built, {len(results) - len(built)} cached, "
-        f"{time.monotonic() - started:.0f}s)"
+        f"lab binaries for Kubernetes {', '.join(wanted) or KUBERNETES_VERSION} in {bin_dir().parent.parent} "
+        f"({len(built)} built, {len(results) - len(built)} cached, {time.monotonic() - started:.0f}s)"
     )
 
 
