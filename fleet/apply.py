@@ -30,7 +30,6 @@ from fleet.ordering import apply_order, kind_rank
 from fleet.render.engine import CLUSTER_LABEL, MANAGED_BY, RenderedCluster
 from fleet.served import CRD, crd_kinds, describe, unserved_objects
 
-
 SERVICE_ACCOUNT_WAIT = 30.0  # seconds a Pod create waits for its namespace's ServiceAccount
 
 

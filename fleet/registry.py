@@ -186,7 +186,7 @@ def parse_cluster(path: str, text: str, config: FleetConfig, known_envs: Iterabl
     version = data.get("kubernetesVersion")
     match = KUBERNETES_VERSION.match(version) if isinstance(version, str) else None
     if version is not None and match is None:
-        raise err("must be a Kubernetes version such as \"1.34\" (quoted) or \"v1.34.4\"", "kubernetesVersion")
+        raise err('must be a Kubernetes version such as "1.34" (quoted) or "v1.34.4"', "kubernetesVersion")
     return Cluster(
         name=name,
         env=env,
