@@ -20,6 +20,11 @@ import git
 
 from fleet.errors import InputError, SourceError
 
+
+class ContentError(InputError):
+    """What the repository holds is not something fleet reads (a link, a device, a file too large): the
+    content is at fault, not Git, so a hub does not retry the same revision."""
+
 FLEET_DIRS = ("clusters", "overlays")
 LOCAL_REVISION = "local"  # the working tree, uncommitted edits included
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -118,17 +123,17 @@ class Repository:
             except KeyError:
                 continue
             if not isinstance(tree, git.Tree):
-                raise SourceError(f"{top}: not a directory at {sha[:12]}")
+                raise ContentError(f"{top}: not a directory at {sha[:12]}")
             for item in tree.traverse():
                 if isinstance(item, git.Submodule):
-                    raise SourceError(
+                    raise ContentError(
                         f"{item.path}: a submodule at {sha[:12]}; fleet reads only the repository's files"
                     )
                 if not isinstance(item, git.Blob):
                     continue
                 if item.mode == SYMLINK_MODE:
                     # Refused, as in the working tree: a link would read differently there and here.
-                    raise SourceError(f"{item.path}: a symbolic link at {sha[:12]}; fleet reads only regular files")
+                    raise ContentError(f"{item.path}: a symbolic link at {sha[:12]}; fleet reads only regular files")
                 files.add(str(item.path), item.size, item.data_stream.read)
         return Snapshot(sha, files.files, str(self.path))
 
@@ -143,10 +148,10 @@ class _Collector:
 
     def add(self, path: str, size: int, read: Callable[[], bytes]) -> None:
         if size > MAX_FILE_BYTES:
-            raise SourceError(f"{path}: {size} bytes {self.where}, over the {MAX_FILE_BYTES}-byte limit")
+            raise ContentError(f"{path}: {size} bytes {self.where}, over the {MAX_FILE_BYTES}-byte limit")
         self.total += size
         if self.total > MAX_TOTAL_BYTES or len(self.files) >= MAX_FILES:
-            raise SourceError(
+            raise ContentError(
                 f"clusters/ and overlays/ {self.where} are over {MAX_FILES} files or {MAX_TOTAL_BYTES} bytes"
             )
         self.files[path] = read()
@@ -162,14 +167,14 @@ def working_tree(path: Path, *, dirs: Iterable[str] = FLEET_DIRS) -> Snapshot:
     for top in dirs:
         base = path / top
         if base.is_symlink():
-            raise SourceError(f"{top}: a symbolic link; fleet reads only regular files and directories")
+            raise ContentError(f"{top}: a symbolic link; fleet reads only regular files and directories")
         if not base.is_dir():
             continue
         for dirpath, dirnames, filenames in os.walk(base):
             for name in sorted(dirnames):
                 if (Path(dirpath) / name).is_symlink() and not name.startswith("."):
                     rel = (Path(dirpath) / name).relative_to(path).as_posix()
-                    raise SourceError(f"{rel}: a symbolic link; fleet reads only regular files and directories")
+                    raise ContentError(f"{rel}: a symbolic link; fleet reads only regular files and directories")
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for name in sorted(filenames):
                 if name.startswith("."):
@@ -186,12 +191,12 @@ def _read_regular(full: Path, rel: str) -> bytes:
         fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise SourceError(f"{rel}: a symbolic link; fleet reads only regular files") from None
+            raise ContentError(f"{rel}: a symbolic link; fleet reads only regular files") from None
         raise SourceError(f"{rel}: not readable ({exc.strerror})") from None
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):
-            raise SourceError(f"{rel}: not a regular file (a FIFO, socket or device); refused")
+            raise ContentError(f"{rel}: not a regular file (a FIFO, socket or device); refused")
         if info.st_size > MAX_FILE_BYTES:
-            raise SourceError(f"{rel}: over the {MAX_FILE_BYTES}-byte limit")
+            raise ContentError(f"{rel}: over the {MAX_FILE_BYTES}-byte limit")
         return handle.read(MAX_FILE_BYTES + 1)[: MAX_FILE_BYTES + 1]

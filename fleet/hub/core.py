@@ -14,7 +14,7 @@ from typing import Any
 from fleet import inventory
 from fleet.config import FleetConfig
 from fleet.envsettings import EnvSettings, env_settings, wave_of
-from fleet.errors import FleetError
+from fleet.errors import FleetError, InputError
 from fleet.hub.gitsource import GitSource
 from fleet.hub.log import EventLog
 from fleet.hub.loop import ClusterLoop, LoopSettings
@@ -115,9 +115,19 @@ class Hub:
             for env in registry.envs:  # the fleet-level files must all hold before anything moves
                 env_settings(snapshot, env)
                 workspace.renderer.release(env)
-        except FleetError as exc:
+        except InputError as exc:
             # A broken registry, env settings or release pin: keep managing the last good revision.
             self._revision_failed(fetched.revision, f"revision {revision} not applied: {exc}")
+            return
+        except FleetError as exc:
+            # Reading Git failed (not the content): report it and try the same revision again next time.
+            now = time.time()
+            self.state.git_error, self.state.git_error_since = (
+                f"revision {revision}: {exc}",
+                self.state.git_error_since or now,
+            )
+            self.metrics.source_error.set(1)
+            self.log("git_error", revision=revision, error=str(exc))
             return
         self.workspace = workspace
         self.state.revision = fetched.revision

@@ -249,7 +249,10 @@ class RenderPool:
     def render(self, bundle: Bundle, cluster: Cluster) -> RenderResult:
         worker = self._idle.get()
         try:
-            if worker is None or not worker.alive():
+            if worker is not None and not worker.alive():
+                self._discard(worker)  # died between renders (killed from outside): reaped, replaced
+                worker = None
+            if worker is None:
                 worker = self._start()
             raw = self._ask(worker, bundle, cluster)
         except BaseException:

@@ -145,3 +145,16 @@ async def test_sync_requests_with_malformed_bodies_get_400(tmp_path: Path, body:
             session.post(url + "/api/v1/sync", data=body, headers=headers) as response,
         ):
             assert response.status == 400, await response.text()
+
+
+async def test_a_committed_symlink_is_reported_and_not_retried_as_a_git_failure(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "repo", MINIMAL)
+    good = repo.head.commit.hexsha
+    async with hub_on(tmp_path / "repo", tmp_path / "state") as (hub, _url):
+        link = Path(repo.working_tree_dir or ".") / "overlays/base/leak.yaml"
+        link.symlink_to("/etc/passwd")
+        repo.index.add(["overlays/base/leak.yaml"])
+        bad = str(repo.index.commit("link").hexsha)
+        await hub.refresh()
+        assert hub.state.revision == good and hub.state.bad_revision == bad
+        assert "overlays/base/leak.yaml: a symbolic link" in (hub.state.git_error or "")

@@ -183,3 +183,17 @@ def _alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state != "Z"
+
+
+def test_a_worker_killed_from_outside_between_renders_is_replaced() -> None:
+    from fleet.render.worker import shared_pool
+
+    ws = workspace({})
+    cluster = ws.registry.get("dev-1")
+    ws.render(cluster)
+    pool = shared_pool(ws.limits)
+    for worker in list(pool._all):
+        worker.process.kill()
+        worker.process.wait(5)
+    assert [k.name for k in ws.render(cluster).objects] == ["app"]
+    assert all(w.alive() for w in pool._all)

@@ -11,8 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from fleet.cli import cli
-from fleet.errors import SourceError
-from fleet.source import Repository, redact, working_tree
+from fleet.source import ContentError, Repository, redact, working_tree
 from tests.unit.fleetfiles import MINIMAL, git_repo
 
 HOST_SECRET = "host-file-content-never-shown"
@@ -30,7 +29,7 @@ def test_a_symlinked_file_leading_out_is_refused_in_the_working_tree(tmp_path: P
     outside = tmp_path / "host-secret"
     outside.write_text(f"data: {HOST_SECRET}\n")
     (root / where).symlink_to(outside)
-    with pytest.raises(SourceError, match=rf"{where}: a symbolic link"):
+    with pytest.raises(ContentError, match=rf"{where}: a symbolic link"):
         working_tree(root)
     result = CliRunner().invoke(cli, ["render", "--repo", str(root), "--local"], catch_exceptions=False)
     assert result.exit_code != 0 and HOST_SECRET not in result.output
@@ -41,14 +40,14 @@ def test_a_symlinked_directory_is_refused(tmp_path: Path) -> None:
     root = fleet_tree(tmp_path)
     (tmp_path / "elsewhere").mkdir()
     (root / "overlays" / "staging").symlink_to(tmp_path / "elsewhere")
-    with pytest.raises(SourceError, match=r"overlays/staging: a symbolic link"):
+    with pytest.raises(ContentError, match=r"overlays/staging: a symbolic link"):
         working_tree(root)
 
 
 def test_special_files_are_refused(tmp_path: Path) -> None:
     root = fleet_tree(tmp_path)
     os.mkfifo(root / "overlays" / "base" / "pipe.yaml")
-    with pytest.raises(SourceError, match=r"overlays/base/pipe.yaml: not a regular file"):
+    with pytest.raises(ContentError, match=r"overlays/base/pipe.yaml: not a regular file"):
         working_tree(root)  # and returns at once: a FIFO is never opened for a blocking read
 
 
@@ -58,7 +57,7 @@ def test_a_symlink_committed_to_git_is_refused(tmp_path: Path) -> None:
     repo = Repository(root)
     repo.repo.index.add(["overlays/base/leak.yaml"])
     repo.repo.index.commit("link")
-    with pytest.raises(SourceError, match=r"overlays/base/leak.yaml: a symbolic link at [0-9a-f]{12}"):
+    with pytest.raises(ContentError, match=r"overlays/base/leak.yaml: a symbolic link at [0-9a-f]{12}"):
         Repository(root).snapshot("HEAD")
 
 
@@ -67,9 +66,9 @@ def test_the_whole_fleet_is_bounded_in_size(tmp_path: Path, monkeypatch: pytest.
 
     root = fleet_tree(tmp_path)
     monkeypatch.setattr(fleet.source, "MAX_TOTAL_BYTES", 100)
-    with pytest.raises(SourceError, match=r"over .* files or 100 bytes"):
+    with pytest.raises(ContentError, match=r"over .* files or 100 bytes"):
         working_tree(root)
-    with pytest.raises(SourceError, match=r"over .* files or 100 bytes"):
+    with pytest.raises(ContentError, match=r"over .* files or 100 bytes"):
         Repository(root).snapshot("HEAD")
 
 
