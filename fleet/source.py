@@ -25,6 +25,7 @@ class ContentError(InputError):
     """What the repository holds is not something fleet reads (a link, a device, a file too large): the
     content is at fault, not Git, so a hub does not retry the same revision."""
 
+
 FLEET_DIRS = ("clusters", "overlays")
 LOCAL_REVISION = "local"  # the working tree, uncommitted edits included
 MAX_FILE_BYTES = 4 * 1024 * 1024
