@@ -34,8 +34,8 @@ lab-down: venv
 	$(FLEET) lab down
 
 lint: venv
-	$(BIN)/ruff check fleet tests bench
-	$(BIN)/ruff format --check fleet tests bench
+	$(BIN)/ruff check --no-cache fleet tests bench
+	$(BIN)/ruff format --no-cache --check fleet tests bench
 	$(BIN)/mypy fleet
 
 unit: venv
