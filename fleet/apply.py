@@ -18,6 +18,7 @@ from typing import Any
 
 from fleet import inventory as inv
 from fleet.changeset import Action, ChangeSet, ObjectChange
+from fleet.concurrency import run_all
 from fleet.diff import differs, field_diffs, normalise
 from fleet.errors import ClusterError, PermanentClusterError
 from fleet.health import Code, Health, assess, worst
@@ -159,9 +160,7 @@ class ClusterSync:
         phases = groupby(self.desired.items(), key=lambda kv: apply_order(kv[0], kv[1])[:2])
         for _, group in phases:
             items = list(group)
-            async with asyncio.TaskGroup() as tasks:
-                futures = [tasks.create_task(self._apply_one(key, obj, live, old)) for key, obj in items]
-            phase_results = [f.result() for f in futures]
+            phase_results = await run_all(self._apply_one(key, obj, live, old) for key, obj in items)
             results += phase_results
             if not self.options.dry_run:
                 await self._wait_for_crds(phase_results)
@@ -305,10 +304,7 @@ class ClusterSync:
         kept: list[inv.Entry] = []
         for _, group in groupby(stale, key=_prune_order):
             entries = list(group)
-            async with asyncio.TaskGroup() as tasks:
-                futures = [tasks.create_task(self._delete(e)) for e in entries]
-            for entry, future in zip(entries, futures, strict=True):
-                change = future.result()
+            for entry, change in zip(entries, await run_all(self._delete(e) for e in entries), strict=True):
                 changes.append(change)
                 if change.action is Action.FAILED:
                     kept.append(entry)

@@ -14,12 +14,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from fleet import inventory as inv
+from fleet.concurrency import run_all
 from fleet.diff import field_diffs, field_tokens, normalise, owns, specified_diffs
 from fleet.health import Health, assess, worst
 from fleet.kube.api import APPLY_CONTENT_TYPE, FIELD_MANAGER, ApiError, ClusterApi
@@ -186,15 +186,11 @@ class DriftScan:
         inventory_live = await inv.read_configmap(self.api, self.inventory_name)
         inventory = inv.parse(inventory_live, self.inventory_name)
         live = await fetch_live(self.api, self.discovery, self.rendered.objects)
-        async with asyncio.TaskGroup() as tasks:
-            futures = {
-                key: tasks.create_task(self._object(key, obj, live, inventory))
-                for key, obj in self.rendered.objects.items()
-            }
+        keys = list(self.rendered.objects)
+        results = await run_all(self._object(key, self.rendered.objects[key], live, inventory) for key in keys)
         items: list[DriftItem] = []
         healths: dict[ObjectKey, Health] = {}
-        for key, future in futures.items():
-            item, health = future.result()
+        for key, (item, health) in zip(keys, results, strict=True):
             healths[key] = health
             if item is not None:
                 items.append(item)

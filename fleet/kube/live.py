@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
 from fleet import inventory as inv
+from fleet.concurrency import run_all
 from fleet.diff import foreign_owned, leaf_paths, normalise, specified_diffs
 from fleet.kube.api import ApiError, ClusterApi
 from fleet.kube.discovery import Discovery, Resource, UnknownKind
@@ -63,11 +63,9 @@ async def fetch_live(
             key: found.get((key.namespace if namespaced else "", key.name)) for key in groups[(collection, api_version)]
         }
 
-    async with asyncio.TaskGroup() as tasks:
-        futures = [tasks.create_task(one(c, v)) for c, v in groups]
     result: dict[ObjectKey, dict[str, Any] | None] = {}
-    for future in futures:
-        result.update(future.result())
+    for found in await run_all(one(c, v) for c, v in groups):
+        result.update(found)
     return result
 
 
