@@ -516,3 +516,14 @@ async def test_real_world_kinds_sync_in_one_pass_with_zero_drift(tmp_path: Path,
 
     second = (await fleet.sync())["dev-1"]
     assert second.writes == 0 and not second.failed, [(c.action, str(c.key)) for c in second.changes]
+
+    # Everything leaves Git: prune takes every kind away again, in reverse order (and stops the CronJob
+    # and the DaemonSet from loading the shared lab for the tests after this one).
+    fleet.commit({"overlays/base/10-prerequisites.yaml": None, "overlays/base/20-kinds.yaml": None})
+    pruned = (await fleet.sync(force_prune=True))["dev-1"]
+    left = [
+        (c.action.value, str(c.key), c.message)
+        for c in pruned.changes
+        if c.action not in (Action.DELETED, Action.UNCHANGED)
+    ]
+    assert left == [] and pruned.matches_git, left
