@@ -132,7 +132,9 @@ async def test_a_stopped_apiserver_is_reported_and_recovered_without_help(
     fleet: FleetRepo, running: RunningHub
 ) -> None:
     await running.wait(synced("dev-1", "staging-1"), 60, "first sync")
-    fleet.lab.lab.stop_apiserver("staging-1")
+    # In a thread: stopping waits for the apiserver's graceful shutdown (seconds), and blocking the event
+    # loop that long would time out the hub's requests to the other clusters.
+    await asyncio.to_thread(fleet.lab.lab.stop_apiserver, "staging-1")
     try:
         async with aiohttp.ClientSession() as s:
             headers = {"Authorization": f"Bearer {TOKEN}"}
