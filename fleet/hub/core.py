@@ -86,19 +86,20 @@ class Hub:
             self._revision_failed(revision, f"could not load revision {revision[:12]}: {type(exc).__name__}: {exc}")
 
     def _revision_failed(self, revision: str, message: str) -> None:
-        self.state.git_error, self.state.git_error_since = message, self.state.git_error_since or time.time()
+        """The content of ``revision`` cannot be used: reported once, not retried until a new commit."""
         self.state.bad_revision = revision
+        self._source_error("revision_error", message, revision=revision[:12])
+
+    def _source_error(self, event: str, message: str, **fields: str) -> None:
+        self.state.git_error, self.state.git_error_since = message, self.state.git_error_since or time.time()
         self.metrics.source_error.set(1)
-        self.log("revision_error", revision=revision[:12], error=message)
+        self.log(event, error=message, **fields)
 
     async def _refresh(self) -> None:
         try:
             fetched = await self.git.fetch()
         except FleetError as exc:
-            now = time.time()
-            self.state.git_error, self.state.git_error_since = str(exc), self.state.git_error_since or now
-            self.metrics.source_error.set(1)
-            self.log("git_error", error=str(exc))
+            self._source_error("git_error", str(exc))
             return
         self.metrics.git_fetch_seconds.observe(fetched.seconds)
         if fetched.revision == self.state.bad_revision:
@@ -121,13 +122,7 @@ class Hub:
             return
         except FleetError as exc:
             # Reading Git failed (not the content): report it and try the same revision again next time.
-            now = time.time()
-            self.state.git_error, self.state.git_error_since = (
-                f"revision {revision}: {exc}",
-                self.state.git_error_since or now,
-            )
-            self.metrics.source_error.set(1)
-            self.log("git_error", revision=revision, error=str(exc))
+            self._source_error("git_error", f"revision {revision}: {exc}", revision=revision)
             return
         self.workspace = workspace
         self.state.revision = fetched.revision
