@@ -37,6 +37,7 @@ lint: venv
 	$(BIN)/ruff check --no-cache fleet tests bench
 	$(BIN)/ruff format --no-cache --check fleet tests bench
 	$(BIN)/mypy fleet
+	$(BIN)/lint-imports
 
 unit: venv
 	$(BIN)/pytest -q tests/unit

@@ -22,12 +22,12 @@ import yaml
 
 from fleet.config import FleetConfig
 from fleet.errors import FleetError
-from fleet.registry import Cluster
+from fleet.model.cluster import Cluster
 from fleet.render.engine import Renderer, manifest_paths
 from fleet.render.sandbox import make_environment
 from fleet.render.worker import RenderLimits, shared_pool
-from fleet.source import Snapshot, working_tree
-from fleet.workspace import Workspace
+from fleet.repo.source import Snapshot, working_tree
+from fleet.workflows.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -30,19 +30,21 @@ from typing import Any
 import aiohttp
 import yaml
 
-from fleet.apply import ClusterSync, SyncOptions
 from fleet.config import FleetConfig
+from fleet.engine.manager import ResourceManager
+from fleet.engine.sync import ClusterSync, SyncOptions
 from fleet.kube.api import ApiLimits
+from fleet.kube.client import open_cluster
 from fleet.lab.local import LocalLab
 from fleet.lab.pki import CertPair
 from fleet.lab.probe import ssl_context
 from fleet.lab.topology import ClusterSpec
 from fleet.lab.versions import bin_dir
-from fleet.objects import ObjectKey
-from fleet.ordering import apply_order
-from fleet.registry import Cluster
-from fleet.render.engine import RenderedCluster
-from fleet.sync import open_cluster_api, sync_fleet
+from fleet.model.cluster import Cluster
+from fleet.model.objects import ObjectKey
+from fleet.model.ordering import apply_order
+from fleet.model.rendered import RenderedCluster
+from fleet.workflows.syncing import sync_fleet
 
 IN_FLIGHT = 8
 
@@ -173,9 +175,10 @@ async def main_async(args: argparse.Namespace) -> None:
         noop_time = time.perf_counter() - started
         assert all(r.writes == 0 for r in noop), [r.writes for r in noop]
         # The hub keeps one client per cluster: its periodic no-op resync skips client and TLS set-up.
-        apis = [await open_cluster_api(r, config, ApiLimits()) for r in rendered(lab, names, fleet_objs)]
+        fresh = rendered(lab, names, fleet_objs)
+        apis = [await open_cluster(r.cluster, config, ApiLimits()) for r in fresh]
         try:
-            kept = list(zip(apis, rendered(lab, names, fleet_objs), strict=True))
+            kept = [(ResourceManager(a), r) for a, r in zip(apis, fresh, strict=True)]
             await asyncio.gather(*(ClusterSync(a, r, SyncOptions()).run() for a, r in kept))  # warm
             started = time.perf_counter()
             await asyncio.gather(*(ClusterSync(a, r, SyncOptions()).run() for a, r in kept))

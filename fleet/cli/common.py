@@ -10,9 +10,9 @@ from typing import Any, ClassVar, TypeVar
 import click
 
 from fleet.config import FleetConfig
-from fleet.registry import Selection
+from fleet.model.cluster import Selection
 from fleet.selector import parse_selector
-from fleet.workspace import Workspace
+from fleet.workflows.workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
 

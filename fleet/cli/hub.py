@@ -18,7 +18,7 @@ from fleet.hub.core import Hub, HubOptions
 from fleet.hub.log import EventLog
 from fleet.hub.server import make_app
 from fleet.paths import state_home
-from fleet.source import redact
+from fleet.repo.source import redact
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 DIRECTORY = click.Path(file_okay=False, path_type=Path)

@@ -7,25 +7,22 @@ from typing import Any
 
 import click
 
-from fleet.apply import SyncOptions
 from fleet.cli import run, syncview
 from fleet.config import FleetConfig
-from fleet.envsettings import env_settings
-from fleet.errors import FleetError, UsageError
-from fleet.gitwrite import Pushed
 from fleet.output import table, to_json
-from fleet.promote import Pin, evaluate_gates, history, rollback_record, write_pin
-from fleet.registry import Selection
-from fleet.releasepin import release_path
-from fleet.render.engine import envs_of
-from fleet.source import Repository, Snapshot
-from fleet.status import fleet_report
-from fleet.sync import sync_fleet
-from fleet.workspace import Workspace
-
-
-class PromotionRefused(FleetError):
-    pass
+from fleet.repo.source import Repository
+from fleet.workflows.promotion import (
+    PromotionRefused,
+    check_env,
+    commit_promotion,
+    commit_rollback,
+    gate_promotion,
+    history,
+    open_for_writing,
+    pin_to_restore,
+    plan_promotion,
+)
+from fleet.workflows.workspace import Workspace
 
 
 def _repo_options(func: Any) -> Any:
@@ -42,39 +39,6 @@ def _repo_options(func: Any) -> Any:
     return click.option("--base", "base_branch", default=None, help="Branch to commit to (default: the current one).")(
         func
     )
-
-
-def _open(repo: Path, base_branch: str | None) -> tuple[Repository, str, Snapshot]:
-    repository = Repository(repo)
-    if base_branch is None:
-        if repository.repo.head.is_detached:
-            raise UsageError("HEAD is detached: name the branch to commit to with --base")
-        base_branch = repository.repo.active_branch.name
-    remote = next((r.name for r in repository.repo.remotes), None)
-    if remote:
-        try:
-            repository.repo.git.fetch(remote, base_branch)
-            head = f"{remote}/{base_branch}"
-        except Exception:
-            raise UsageError(f"cannot fetch {base_branch} from {remote}") from None
-    else:
-        head = base_branch
-    return repository, base_branch, repository.snapshot(head)
-
-
-def _write(
-    repository: Repository, branch: str, env: str, pin: Pin, data: dict[str, Any], new_branch: str | None
-) -> Pushed:
-    # The pin is fixed when the gates pass: a retry on a moved remote changes only the parent commit.
-    return write_pin(
-        repository, branch=branch, env=env, pin_for=lambda _head: pin, data_for=lambda _p: data, new_branch=new_branch
-    )
-
-
-def _check_env(snapshot: Snapshot, env: str, flag: str) -> None:
-    envs = envs_of(snapshot)
-    if env not in envs:
-        raise UsageError(f"{flag}: unknown env {env!r}; envs: {', '.join(envs) or 'none'}")
 
 
 @click.command()
@@ -101,63 +65,26 @@ def promote(
     Gates, evaluated live: every cluster of the source env is reachable, has 0 drift against Git and is
     Healthy. A refused promotion lists every failing cluster with the reason.
     """
-    if source == target:
-        raise UsageError("--from and --to name the same env: nothing to promote")
     config = FleetConfig.load(config_path)
-    repository, branch, snapshot = _open(repo, base_branch)
-    _check_env(snapshot, source, "--from")
-    _check_env(snapshot, target, "--to")
-    pin = Pin.read(snapshot, source).resolved(repository, snapshot.revision)
+    repository, branch, snapshot = open_for_writing(repo, base_branch)
     workspace = Workspace(snapshot, config, repository)
-    source_clusters = workspace.select(Selection(envs=(source,)))
-    rendered = workspace.render_all(source_clusters)
-    report = run(fleet_report(rendered, config, inventory_name=config.inventory))
-    soak = env_settings(snapshot, source).min_soak_seconds
-    gates = evaluate_gates(report.clusters, min_soak_seconds=soak)
-    for gate in gates:
+    promotion = run(gate_promotion(workspace, repository, source, target))
+    for gate in promotion.gates:
         click.echo(f"gate {gate.cluster}: {'pass' if gate.passed else 'FAIL'} ({gate.reason})")
-    failing = [g for g in gates if not g.passed]
-    if failing and not force:
-        reasons = "; ".join(f"{g.cluster}: {g.reason}" for g in failing)
-        raise PromotionRefused(f"promotion {source} -> {target} refused: {reasons}")
+    refusal = promotion.refusal()
+    if refusal and not force:
+        raise PromotionRefused(refusal)
     if dry_run:
-        _plan_target(workspace, snapshot, target, pin, config)
+        results = run(plan_promotion(workspace, promotion))
+        click.echo(f"\nplan for {target} with {promotion.pin.revision[:12]}:")
+        click.echo(syncview.summary_table(results))
+        text = syncview.details(results, show_diff=True)
+        if text:
+            click.echo("\n" + text)
         return
-    data = {
-        "kind": "promotion",
-        "from": source,
-        "to": target,
-        "revision": pin.revision,
-        "values": pin.values,
-        "gates": [g.to_dict() for g in gates],
-        "forced": bool(failing),
-        "message": message,
-    }
-    pushed = write_pin(
-        repository,
-        branch=branch,
-        env=target,
-        pin_for=lambda _head: pin,
-        data_for=lambda _p: data,
-        new_branch=new_branch,
-    )
+    pushed = commit_promotion(repository, promotion, branch=branch, message=message, force=force, new_branch=new_branch)
     where = f"{pushed.remote}/{pushed.branch}" if pushed.remote else pushed.branch
-    click.echo(f"promoted {source} -> {target}: {pin.revision[:12]} in commit {pushed.sha[:12]} on {where}")
-
-
-def _plan_target(workspace: Workspace, snapshot: Snapshot, target: str, pin: Pin, config: FleetConfig) -> None:
-    files = dict(snapshot.files)
-    files[release_path(target)] = pin.to_yaml("promote")
-    planned = Workspace(Snapshot(snapshot.revision, files, snapshot.root), config, workspace.repository)
-    clusters = planned.select(Selection(envs=(target,)))
-    rendered = planned.render_all(clusters)
-    options = SyncOptions(dry_run=True, inventory=config.inventory)
-    results = run(sync_fleet(rendered, config, options))
-    click.echo(f"\nplan for {target} with {pin.revision[:12]}:")
-    click.echo(syncview.summary_table(results))
-    text = syncview.details(results, show_diff=True)
-    if text:
-        click.echo("\n" + text)
+    click.echo(f"promoted {source} -> {target}: {promotion.pin.revision[:12]} in commit {pushed.sha[:12]} on {where}")
 
 
 @click.command("history")
@@ -168,7 +95,7 @@ def _plan_target(workspace: Workspace, snapshot: Snapshot, target: str, pin: Pin
 def history_command(env: str, fmt: str, repo: Path, ref: str) -> None:
     """Promotions and rollbacks of ENV, newest first, read from Git history."""
     repository = Repository(repo)
-    _check_env(repository.snapshot(ref), env, "ENV")
+    check_env(repository.snapshot(ref), env, "ENV")
     records = history(repository, env, ref=ref)
     if fmt == "json":
         click.echo(to_json({"env": env, "records": [r.to_dict() for r in records]}))
@@ -203,20 +130,12 @@ def rollback(
 
     Without --to: the pin ENV had before its last promotion or rollback.
     """
-    repository, branch, snapshot = _open(repo, base_branch)
-    _check_env(snapshot, env, "ENV")
-    if to_rev is None:
-        records = history(repository, env, ref=snapshot.revision)
-        if not records:
-            raise UsageError(f"{env} has no promotion to roll back; name a commit with --to")
-        last = repository.repo.commit(records[0].sha)
-        if not last.parents:
-            raise UsageError(f"the last promotion of {env} is the first commit: nothing before it")
-        to_rev = str(last.parents[0].hexsha)
-    earlier = repository.snapshot(to_rev)
-    pin = Pin.read(earlier, env).resolved(repository, earlier.revision)
-    data = rollback_record(env, pin, message, restores=earlier.revision)
-    pushed = _write(repository, branch, env, pin, data, new_branch)
+    repository, branch, snapshot = open_for_writing(repo, base_branch)
+    check_env(snapshot, env, "ENV")
+    restores, pin = pin_to_restore(repository, env, at=snapshot.revision, to_rev=to_rev)
+    pushed = commit_rollback(
+        repository, branch=branch, env=env, pin=pin, message=message, new_branch=new_branch, restores=restores
+    )
     where = f"{pushed.remote}/{pushed.branch}" if pushed.remote else pushed.branch
-    restored = f"the pin of {earlier.revision[:12]} ({pin.revision[:12]})"
+    restored = f"the pin of {restores[:12]} ({pin.revision[:12]})"
     click.echo(f"rolled back {env} to {restored} in commit {pushed.sha[:12]} on {where}")

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import click
 
 from fleet.cli import run
 from fleet.cli.common import repo_options, selection_options
-from fleet.config import FleetConfig
 from fleet.errors import FleetError
-from fleet.kube.api import ApiError, ApiLimits, server_version
-from fleet.kube.discovery import Discovery
 from fleet.manifest import dump_json, dump_yaml
-from fleet.registry import Selection
-from fleet.render.engine import RenderedCluster
-from fleet.served import describe, unserved_objects
-from fleet.sync import open_cluster_api
-from fleet.workspace import Workspace
+from fleet.model.cluster import Selection
+from fleet.workflows.probing import check_served
+from fleet.workflows.workspace import Workspace
 
 
 class CheckFailed(FleetError):
@@ -43,7 +36,7 @@ def render(workspace: Workspace, selection: Selection, fmt: str, check: bool) ->
     clusters = workspace.select(selection)
     rendered = workspace.render_all(clusters)
     if check:
-        problems = run(_check_all(rendered, workspace.config))
+        problems = run(check_served(rendered, workspace.config))
         for line in problems:
             click.echo(line)
         if problems:
@@ -52,23 +45,3 @@ def render(workspace: Workspace, selection: Selection, fmt: str, check: bool) ->
         return
     objects = [obj for r in rendered for obj in r.objects.values()]
     click.echo(dump_yaml(objects) if fmt == "yaml" else dump_json(objects), nl=False)
-
-
-async def _check_all(rendered: list[RenderedCluster], config: FleetConfig) -> list[str]:
-    found = await asyncio.gather(*(_check(r, config) for r in rendered))
-    return [line for line in found if line]
-
-
-async def _check(rendered: RenderedCluster, config: FleetConfig) -> str:
-    name = rendered.cluster.name
-    try:
-        api = await open_cluster_api(rendered, config, ApiLimits(timeout=10.0))
-    except FleetError as exc:
-        return f"{name}: cannot check: {exc}"
-    try:
-        unserved = await unserved_objects(Discovery(api), rendered.objects)
-        return f"{name}: {describe(unserved, name, await server_version(api))}" if unserved else ""
-    except (FleetError, ApiError) as exc:
-        return f"{name}: cannot check: {exc}"
-    finally:
-        await api.close()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from fleet.drift import DriftItem
 from fleet.manifest import dump_yaml
+from fleet.model.cluster import env_order
+from fleet.model.drift import DriftItem
+from fleet.model.report import ClusterReport, FleetReport
 from fleet.output import table
-from fleet.registry import env_order
-from fleet.report import ClusterReport, FleetReport
 
 
 def _short(revision: str | None) -> str:

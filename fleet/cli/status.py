@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import click
 
-from fleet import hubclient
+from fleet.cli import hubclient, run
 from fleet.cli import reportview as view
-from fleet.cli import run
 from fleet.cli.common import repo_options, selection_options
-from fleet.errors import FleetError, UsageError
+from fleet.errors import FleetError
+from fleet.model.cluster import Selection
+from fleet.model.report import FleetReport
 from fleet.output import to_json, to_yaml
-from fleet.registry import Selection
-from fleet.report import FleetReport
-from fleet.status import fleet_report
-from fleet.workspace import Workspace
+from fleet.workflows.status import status_of
+from fleet.workflows.workspace import Workspace
 
 NOT_CONVERGED_EXIT = 3
 
@@ -30,25 +29,11 @@ class NotConverged(FleetError):
 
 
 def _report(workspace: Workspace, selection: Selection, *, strict: bool = False) -> FleetReport:
-    clusters = workspace.select(selection)
-    rendered = workspace.render_all(clusters)
-    return run(fleet_report(rendered, workspace.config, inventory_name=workspace.config.inventory, strict=strict))
+    return run(status_of(workspace, selection, strict=strict))
 
 
 def _from_hub(hub: str, selection: Selection) -> FleetReport:
-    report = run(hubclient.fleet_report(hub))
-    known = {c.name for c in report.clusters}
-    for name in selection.clusters:
-        if name not in known:
-            raise UsageError(f"unknown cluster {name!r}; known clusters: {', '.join(sorted(known)) or 'none'}")
-    chosen = tuple(
-        c
-        for c in report.clusters
-        if (not selection.clusters or c.name in selection.clusters)
-        and (not selection.envs or c.env in selection.envs)
-        and (selection.selector is None or selection.selector.matches(c.labels))
-    )
-    return FleetReport(chosen, report.generated_at)
+    return run(hubclient.fleet_report(hub)).selected(selection)
 
 
 hub_option = click.option(

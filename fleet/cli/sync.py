@@ -6,18 +6,17 @@ import sys
 
 import click
 
-from fleet.apply import SyncOptions
-from fleet.changeset import ChangeSet
 from fleet.cli import run
 from fleet.cli import syncview as view
 from fleet.cli.common import DURATION, repo_options, selection_options
+from fleet.engine.sync import SyncOptions
 from fleet.errors import FleetError
-from fleet.health import Code
-from fleet.kube.kubeconfig import load_kubeconfig
+from fleet.model.changeset import ChangeSet
+from fleet.model.cluster import Selection
+from fleet.model.health import Code
 from fleet.output import to_json
-from fleet.registry import Selection
-from fleet.sync import sync_fleet
-from fleet.workspace import Workspace
+from fleet.workflows.syncing import sync_selection
+from fleet.workflows.workspace import Workspace
 
 
 class SyncFailed(FleetError):
@@ -25,22 +24,18 @@ class SyncFailed(FleetError):
 
 
 def _run(workspace: Workspace, selection: Selection, options: SyncOptions) -> list[ChangeSet]:
-    clusters = workspace.select(selection)
-    # Everything is rendered and every kubeconfig vetted before any cluster is touched: bad input
-    # changes nothing anywhere.
-    rendered = workspace.render_all(clusters)
-    for cluster in clusters:
-        load_kubeconfig(cluster, workspace.config)
     progress = sys.stderr.isatty()
-    if progress:
-        click.echo(f"{'planning' if options.dry_run else 'syncing'} {len(rendered)} clusters ...", err=True)
+
+    def started(count: int) -> None:
+        if progress:
+            click.echo(f"{'planning' if options.dry_run else 'syncing'} {count} clusters ...", err=True)
 
     def done(cs: ChangeSet) -> None:
         if progress:
             state = "error" if cs.error else ("failed" if cs.failed else "done")
             click.echo(f"  {cs.cluster}: {state} in {cs.duration:.1f}s", err=True)
 
-    return run(sync_fleet(rendered, workspace.config, options, on_done=done))
+    return run(sync_selection(workspace, selection, options, on_start=started, on_done=done))
 
 
 def _print(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from fleet.changeset import Action, ChangeSet
+from fleet.model.changeset import Action, ChangeSet
 from fleet.output import table
 
 CREATED_LISTED = 5  # more created objects than this are summarised in one line (plan lists them all)

@@ -9,27 +9,24 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from fleet import inventory
 from fleet.config import FleetConfig
-from fleet.envsettings import EnvSettings, env_settings, wave_of
 from fleet.errors import FleetError, InputError
-from fleet.hub.gitsource import GitSource
 from fleet.hub.log import EventLog
 from fleet.hub.loop import ClusterLoop, LoopSettings
 from fleet.hub.metrics import HubMetrics
 from fleet.hub.rollout import Rollout
-from fleet.kube.api import ApiError, ApiLimits, ClusterApi
-from fleet.kube.client import cluster_client
-from fleet.kube.kubeconfig import load_kubeconfig
-from fleet.promote import Pin, rollback_record, write_pin
-from fleet.registry import Cluster, Registry, Selection
-from fleet.releasepin import HEAD_REVISIONS, release_path
-from fleet.render.engine import RenderedCluster
-from fleet.report import ClusterReport, FleetReport, iso
-from fleet.source import Snapshot
-from fleet.workspace import Workspace
+from fleet.hub.waves import observed_releases, plan_rollouts
+from fleet.model.cluster import Cluster, Registry, Selection, rollout_wave
+from fleet.model.promotion import Pin
+from fleet.model.rendered import RenderedCluster
+from fleet.model.report import ClusterReport, FleetReport, iso
+from fleet.model.vocabulary import release_path
+from fleet.repo.envsettings import env_settings
+from fleet.repo.mirror import GitSource
+from fleet.repo.source import Snapshot
+from fleet.workflows.promotion import commit_rollback
+from fleet.workflows.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -131,8 +128,8 @@ class Hub:
         self._variants = {k: v for k, v in self._variants.items() if k[0] == fetched.revision}
         self.log("revision", revision=revision, clusters=len(registry.clusters))
         try:
-            observed = await self._observed_releases(registry) if not self.rollouts else {}
-            self._update_rollouts(workspace, registry, observed)
+            observed = await observed_releases(registry, self.config) if not self.rollouts else {}
+            plan_rollouts(self.rollouts, workspace.snapshot, registry, observed, self.git.repository.resolve, self.log)
         except Exception as exc:  # a rollout that cannot be planned must not keep the revision out
             self.log("rollout_error", revision=revision, error=f"{type(exc).__name__}: {exc}")
         await self._reconcile_registry(registry)
@@ -176,7 +173,7 @@ class Hub:
         assert workspace is not None
         path = release_path(cluster.env)
         rollout = self.rollouts.get(cluster.env)
-        pin = rollout.pin_for(wave_of(cluster)) if rollout else workspace.snapshot.files.get(path, b"")
+        pin = rollout.pin_for(rollout_wave(cluster)) if rollout else workspace.snapshot.files.get(path, b"")
         if pin != workspace.snapshot.files.get(path, b""):
             # A later wave still runs the previous release pin: render with that pin.
             workspace = self._variant(workspace, path, pin)
@@ -198,67 +195,6 @@ class Hub:
                 Snapshot(snapshot.revision, files, snapshot.root), self.config, self.git.repository
             )
         return self._variants[key]
-
-    async def _observed_releases(self, registry: Registry) -> dict[str, dict[str, Any]]:
-        """At start: the release pin each cluster of a multi-wave env last applied (from its inventory),
-        so that a hub restarted in the middle of a rollout resumes it instead of releasing every wave."""
-        clusters = [c for c in registry.clusters if c.enabled]
-        multi = {env for env in registry.envs if len({wave_of(c) for c in clusters if c.env == env}) > 1}
-
-        async def one(cluster: Cluster) -> tuple[str, dict[str, Any]]:
-            try:
-                resolved = load_kubeconfig(cluster, self.config)
-                api = ClusterApi(cluster.name, await cluster_client(resolved), ApiLimits(timeout=5.0))
-            except FleetError:
-                return cluster.name, {}
-            try:
-                return cluster.name, dict((await inventory.read(api, self.config.inventory)).release)
-            except (FleetError, ApiError, inventory.InventoryError):
-                return cluster.name, {}
-            finally:
-                await api.close()
-
-        found = await asyncio.gather(*(one(c) for c in clusters if c.env in multi))
-        return {name: release for name, release in found if release}
-
-    def _update_rollouts(self, workspace: Workspace, registry: Registry, observed: dict[str, dict[str, Any]]) -> None:
-        snapshot = workspace.snapshot
-        for env in registry.envs:
-            members: dict[int, list[str]] = {}
-            for cluster in registry.clusters:
-                if cluster.env == env and cluster.enabled:
-                    members.setdefault(wave_of(cluster), []).append(cluster.name)
-            if not members:
-                continue
-            try:
-                settings = env_settings(snapshot, env)
-            except FleetError as exc:
-                self.log("env_settings_error", env=env, error=str(exc))
-                settings = EnvSettings()
-            content = snapshot.files.get(release_path(env), b"")
-            old = self.rollouts.get(env)
-            if old is None:
-                target = self._expected_release(snapshot, env, content)
-                self.rollouts[env] = Rollout.resumed(env, content, target, members, settings, observed)
-                if self.rollouts[env].state == "progressing":
-                    self.log("rollout", env=env, state="resumed", wave=self.rollouts[env].to_dict()["wave"])
-                continue
-            old.members, old.settings, old.waves = members, settings, sorted(members)
-            if content != old.target:
-                release = self._expected_release(snapshot, env, content)
-                self.rollouts[env] = old.begin(content, release)
-                self.log("rollout", env=env, state="started", waves=",".join(map(str, sorted(members))))
-
-    def _expected_release(self, snapshot: Snapshot, env: str, content: bytes) -> dict[str, Any]:
-        """The release clusters report once they run ``content``: the pin with its revision resolved."""
-        try:
-            pin = Pin.parse(content, release_path(env))
-            revision = (
-                snapshot.revision if pin.revision in HEAD_REVISIONS else self.git.repository.resolve(pin.revision)
-            )
-        except FleetError:
-            return {}
-        return {"revision": revision, "values": pin.values}
 
     def _publish(self, report: ClusterReport) -> None:
         self.state.reports[report.name] = report
@@ -285,14 +221,14 @@ class Hub:
         env = rollout.env
         try:
             pin = Pin.parse(rollout.previous, release_path(env))
-            data = rollback_record(env, pin, f"automatic rollback: {rollout.reason}", automatic=True)
             pushed = await asyncio.to_thread(
-                write_pin,
+                commit_rollback,
                 self.git.repository,
                 branch=self.options.branch,
                 env=env,
-                pin_for=lambda _head: pin,
-                data_for=lambda _p: data,
+                pin=pin,
+                message=f"automatic rollback: {rollout.reason}",
+                automatic=True,
             )
             self.log("auto_rollback", env=env, commit=pushed.sha[:12], reason=rollout.reason)
         except FleetError as exc:

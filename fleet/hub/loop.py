@@ -14,21 +14,24 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from fleet.apply import ClusterSync, SyncOptions
-from fleet.changeset import Action, ChangeSet
 from fleet.config import FleetConfig
-from fleet.drift import ClusterDrift, DriftItem, DriftScan, DriftType
+from fleet.engine.drift import DriftScan
+from fleet.engine.manager import ResourceManager
+from fleet.engine.sync import ClusterSync, SyncOptions
 from fleet.errors import ClusterError, FleetError
-from fleet.health import Code, Health
 from fleet.hub.log import EventLog
 from fleet.hub.metrics import HubMetrics
 from fleet.hub.watch import ClusterWatch
 from fleet.kube.api import ApiError, ApiLimits, ClusterApi
-from fleet.kube.discovery import Discovery, UnknownKind
-from fleet.registry import Cluster
-from fleet.render.engine import RenderedCluster
-from fleet.report import ClusterReport, SyncState, iso
-from fleet.sync import open_cluster_api
+from fleet.kube.client import open_cluster
+from fleet.kube.discovery import UnknownKind
+from fleet.model import report
+from fleet.model.changeset import Action, ChangeSet
+from fleet.model.cluster import Cluster
+from fleet.model.drift import ClusterDrift, DriftItem, DriftType
+from fleet.model.health import Code
+from fleet.model.rendered import RenderedCluster
+from fleet.model.report import ClusterReport, iso
 
 FIGHT_WINDOW = 60.0  # seconds
 FIGHT_LIMIT = 3  # self-heals of one cluster within the window before backing off
@@ -67,7 +70,7 @@ class ClusterLoop:
         self.reasons: list[str] = ["start"]
         self.api: ClusterApi | None = None
         self.watch: ClusterWatch | None = None
-        self.discovery: Discovery | None = None
+        self.manager: ResourceManager | None = None
         self.synced_revision = ""
         self.last_sync: float | None = None
         self.last_duration: float | None = None
@@ -116,17 +119,17 @@ class ClusterLoop:
 
     # ---- one reconcile ------------------------------------------------------------------------------
 
-    async def _client(self, rendered: RenderedCluster) -> ClusterApi:
-        if self.api is None:
+    async def _client(self) -> ResourceManager:
+        if self.manager is None:
             limits = ApiLimits(timeout=self.settings.limits_timeout)
-            self.api = await open_cluster_api(rendered, self.config, limits)
+            self.api = await open_cluster(self.cluster, self.config, limits)
             reconnects = self.metrics.watch_reconnects.labels(self.cluster.name)
             self.watch = ClusterWatch(self.api, self._on_watch, reconnects.inc)
-            self.discovery = Discovery(self.api)  # kept: no discovery requests on every reconcile
-        return self.api
+            self.manager = ResourceManager(self.api)  # kept: no discovery requests on every reconcile
+        return self.manager
 
-    async def _scan(self, api: ClusterApi, rendered: RenderedCluster) -> ClusterDrift:
-        return await DriftScan(api, rendered, inventory_name=self.settings.inventory, discovery=self.discovery).run()
+    async def _scan(self, manager: ResourceManager, rendered: RenderedCluster) -> ClusterDrift:
+        return await DriftScan(manager, rendered, inventory_name=self.settings.inventory).run()
 
     def _on_watch(self, what: str) -> None:
         self.trigger(f"watch: {what}")
@@ -141,23 +144,23 @@ class ClusterLoop:
             self.metrics.reconciles.labels(name, "render_error").inc()
             return
         try:
-            api = await self._client(rendered)
+            manager = await self._client()
             result = "noop"
             if _identity(rendered) != self.synced_revision:
-                change = await self._sync(api, rendered, reason=", ".join(sorted(set(reasons)))[:200])
+                change = await self._sync(manager, rendered, reason=", ".join(sorted(set(reasons)))[:200])
                 result = "synced"
                 if change.error:
                     raise ClusterError(name, change.error)
                 self.pending = change.pending
-            scan = await self._scan(api, rendered)
+            scan = await self._scan(manager, rendered)
             healable = [i for i in scan.items if i.type is not DriftType.EXTRA]
             if self.settings.self_heal and healable and self._may_heal(scan.items):
                 self.log("self_heal", cluster=name, objects=len(healable), first=str(healable[0].key))
-                await self._sync(api, rendered, reason="self-heal", force=True)
+                await self._sync(manager, rendered, reason="self-heal", force=True)
                 self.metrics.self_heals.labels(name).inc()
-                scan = await self._scan(api, rendered)
+                scan = await self._scan(manager, rendered)
                 result = "healed"
-            await self._watch_resources(api, rendered)
+            await self._watch_resources(manager, rendered)
         except (ClusterError, ApiError, UnknownKind) as exc:
             detail = exc.detail if isinstance(exc, ClusterError) else str(exc)
             self._failed(detail, rendered)
@@ -170,27 +173,22 @@ class ClusterLoop:
         self.error_since, self.backoff = None, 0.0
         if scan.health.code is Code.PROGRESSING:
             self.backoff = PROGRESS_POLL  # look again soon even if no watch event arrives
-        unhealthy = (k for k, h in scan.object_health.items() if h == scan.health and h.code is not Code.HEALTHY)
-        report = ClusterReport(
-            name=name,
-            env=self.cluster.env,
-            labels=dict(self.cluster.labels),
-            revision=rendered.revision,
-            applied_revision=scan.inventory.revision,
-            sync=SyncState.OUT_OF_SYNC if scan.items else SyncState.SYNCED,
-            health=scan.health,
-            health_object=next(unhealthy, None),
-            drift=scan.items,
-            last_sync=iso(self.last_sync),
-            last_sync_duration=self.last_duration,
-            error=self.fighting or self.pending or None,
-            release=dict(scan.inventory.release),
+        self.publish(
+            report.scanned(
+                self.cluster,
+                revision=rendered.revision,
+                scan=scan,
+                last_sync=iso(self.last_sync),
+                last_sync_duration=self.last_duration,
+                error=self.fighting or self.pending or None,
+            )
         )
-        self.publish(report)
 
-    async def _sync(self, api: ClusterApi, rendered: RenderedCluster, *, reason: str, force: bool = False) -> ChangeSet:
+    async def _sync(
+        self, manager: ResourceManager, rendered: RenderedCluster, *, reason: str, force: bool = False
+    ) -> ChangeSet:
         options = SyncOptions(force_conflicts=force or self.settings.self_heal, inventory=self.settings.inventory)
-        change = await ClusterSync(api, rendered, options, self.discovery).run()
+        change = await ClusterSync(manager, rendered, options).run()
         name = self.cluster.name
         counts = change.counts
         self.metrics.applied.labels(name).inc(counts[Action.CREATED] + counts[Action.CONFIGURED])
@@ -231,13 +229,13 @@ class ClusterLoop:
         self.fighting = ""
         return True
 
-    async def _watch_resources(self, api: ClusterApi, rendered: RenderedCluster) -> None:
-        if self.watch is None or self.discovery is None:
+    async def _watch_resources(self, manager: ResourceManager, rendered: RenderedCluster) -> None:
+        if self.watch is None:
             return
         resources = {}
         for obj in rendered.objects.values():
             with contextlib.suppress(UnknownKind):
-                resource = await self.discovery.resource(obj["apiVersion"], obj["kind"])
+                resource = await manager.resource(obj["apiVersion"], obj["kind"])
                 resources[resource.collection_path()] = resource
         self.watch.update(list(resources.values()))
 
@@ -247,17 +245,13 @@ class ClusterLoop:
         self.backoff = min(MAX_BACKOFF, max(1.0, self.backoff * 2 or 1.0))
         self.log("error", cluster=self.cluster.name, error=error, retry_in=round(self.backoff, 1))
         self.publish(
-            ClusterReport(
-                name=self.cluster.name,
-                env=self.cluster.env,
-                labels=dict(self.cluster.labels),
+            report.unknown(
+                self.cluster,
                 revision=rendered.revision if rendered else "",
-                sync=SyncState.UNKNOWN,
-                health=Health(Code.UNKNOWN, error),
+                error=error,
+                error_since=self.error_since,
                 last_sync=iso(self.last_sync),
                 last_sync_duration=self.last_duration,
-                error=error,
-                error_since=iso(self.error_since),
             )
         )
 

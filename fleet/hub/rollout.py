@@ -11,10 +11,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleet.envsettings import EnvSettings
-from fleet.health import Code
-from fleet.promote import Pin
-from fleet.report import ClusterReport, SyncState
+from fleet.model.health import Code
+from fleet.model.promotion import Pin
+from fleet.model.report import ClusterReport, SyncState
+from fleet.repo.envsettings import EnvSettings
 
 
 @dataclass

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from fleet.errors import FleetError
 from fleet.hub.core import Hub
-from fleet.registry import Selection
+from fleet.model.cluster import Selection
 from fleet.selector import parse_selector
 
 MAX_BODY = 1024 * 1024

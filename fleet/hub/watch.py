@@ -16,11 +16,11 @@ from typing import Any
 
 import aiohttp
 
-from fleet.diff import normalise
 from fleet.errors import ClusterError
 from fleet.kube.api import ApiError, ClusterApi, stream_lines
 from fleet.kube.discovery import Resource
-from fleet.render.engine import CLUSTER_LABEL
+from fleet.model.compare import normalise
+from fleet.model.vocabulary import CLUSTER_LABEL
 
 WATCH_SECONDS = 290  # the server ends a watch after this; the stream is resumed from its resourceVersion
 

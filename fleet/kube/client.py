@@ -7,7 +7,10 @@ from pathlib import Path
 
 from kubernetes_asyncio import client, config
 
-from fleet.kube.kubeconfig import ResolvedKubeconfig
+from fleet.config import FleetConfig
+from fleet.kube.api import ApiLimits, ClusterApi
+from fleet.kube.kubeconfig import ResolvedKubeconfig, load_kubeconfig
+from fleet.model.cluster import Cluster
 
 
 async def api_client(kubeconfig: Path, context: str | None = None) -> client.ApiClient:
@@ -32,3 +35,9 @@ async def server_version(resolved: ResolvedKubeconfig, *, timeout: float = 5.0) 
         return str(info.git_version)
     finally:
         await api.close()
+
+
+async def open_cluster(cluster: Cluster, config: FleetConfig, limits: ApiLimits | None = None) -> ClusterApi:
+    """The cluster's API through its vetted kubeconfig; the caller closes it."""
+    resolved = load_kubeconfig(cluster, config)
+    return ClusterApi(cluster.name, await cluster_client(resolved), limits or ApiLimits())

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from fleet.kube.api import ApiError, ClusterApi
-from fleet.objects import ObjectKey
+from fleet.model.objects import ObjectKey
 
 
 @dataclass(frozen=True)

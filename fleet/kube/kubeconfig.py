@@ -34,7 +34,7 @@ import yaml
 
 from fleet.config import FleetConfig
 from fleet.errors import RegistryError
-from fleet.registry import Cluster
+from fleet.model.cluster import Cluster
 
 MAX_KUBECONFIG_BYTES = 1024 * 1024
 MAX_CREDENTIAL_FILE_BYTES = 256 * 1024

@@ -2,6 +2,9 @@
 
 Nothing here is stored: a component restarted after a crash gets exactly the flags it had, because they
 are computed again from the ports and paths in the state file.
+
+Longer than fleet's ~300-line guide on purpose: one function a component (etcd, apiserver, controller
+manager, scheduler, kwok), each the flags upstream documents; kept side by side for review against them.
 """
 
 from __future__ import annotations

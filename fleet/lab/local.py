@@ -2,6 +2,9 @@
 kube-scheduler) plus kwok-simulated nodes, as plain processes on 127.0.0.1.
 
 Everything a lab owns lives under its directory; two labs in different directories share nothing.
+
+Longer than fleet's ~300-line guide on purpose: one class owns the lab's processes and its lock, and its
+lifecycle verbs (up, down, pause, resume, kill, restart) read the same state and must stay consistent.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ import aiohttp
 
 from fleet.errors import LabError
 from fleet.lab import components as comp
-from fleet.lab import kubeconfig, pki
+from fleet.lab import pki
 from fleet.lab.components import CONTROL_PLANE, LabPaths, process_name
+from fleet.lab.credentials import node_manifest, write_credentials
 from fleet.lab.probe import ApiProbe, ssl_context
 from fleet.lab.procs import ProcessSpec, Supervisor
 from fleet.lab.state import ClusterState, LabState
@@ -147,47 +151,6 @@ class LocalLab:
 
     # ---- files -------------------------------------------------------------------------------------
 
-    def _write_credentials(self, state: LabState) -> None:
-        d = self.paths.pki
-        d.mkdir(parents=True, exist_ok=True)
-        ca = pki.ensure_ca(d)
-        pki.ensure_service_account_key(d)
-        pki.issue(ca, d, "apiserver", common_name="kube-apiserver", server_hosts=("127.0.0.1", "localhost"))
-        identities = {
-            "admin": pki.issue(ca, d, "admin", common_name="fleet-lab-admin", organizations=("system:masters",)),
-            "kube-controller-manager": pki.issue(
-                ca,
-                d,
-                "kube-controller-manager",
-                common_name="system:kube-controller-manager",
-                organizations=("system:masters",),
-            ),
-            "kube-scheduler": pki.issue(ca, d, "kube-scheduler", common_name="system:kube-scheduler"),
-            "kwok": pki.issue(ca, d, "kwok", common_name="kwok", organizations=("system:masters",)),
-        }
-        admin_entries = []
-        for cluster in state.clusters.values():
-            admin = kubeconfig.entry(
-                cluster=cluster.name,
-                server=cluster.server,
-                ca=ca.cert,
-                client=identities["admin"],
-                user=f"{cluster.name}-admin",
-            )
-            admin_entries.append(admin)
-            kubeconfig.write(self.paths.kubeconfig(cluster.name), [admin])
-            for component in ("kube-controller-manager", "kube-scheduler", "kwok"):
-                entry = kubeconfig.entry(
-                    cluster=cluster.name,
-                    server=cluster.server,
-                    ca=ca.cert,
-                    client=identities[component],
-                    user=component,
-                )
-                kubeconfig.write(self.paths.component_kubeconfig(cluster.name, component), [entry])
-        kubeconfig.write(self.paths.combined_kubeconfig, admin_entries)
-        (self.paths.root / "kwok.yaml").write_text(comp.KWOK_CONFIG)
-
     # ---- processes ---------------------------------------------------------------------------------
 
     def _spec(self, state: LabState, name: str) -> ProcessSpec:
@@ -289,7 +252,7 @@ class LocalLab:
             for spec in specs:
                 state.add(spec)
             state.save(self.paths.state)
-            self._write_credentials(state)
+            write_credentials(self.paths, state)
             ca = pki.CertPair(self.paths.pki / "ca.crt", self.paths.pki / "ca.key")
             admin = pki.CertPair(self.paths.pki / "admin.crt", self.paths.pki / "admin.key")
             context = ssl_context(ca, admin)
@@ -334,7 +297,7 @@ class LocalLab:
             # An apiserver-only cluster (benchmarks): no controllers, no scheduler, no nodes.
             return
         for node in cluster.nodes:
-            status, body = await probe.post("/api/v1/nodes", _node_manifest(cluster.name, node.name, node.labels))
+            status, body = await probe.post("/api/v1/nodes", node_manifest(cluster.name, node.name, node.labels))
             if status not in (201, 409):
                 raise LabError(f"{cluster.name}: creating node {node.name} failed ({status}): {body}")
         for component in CONTROL_PLANE[1:]:
@@ -410,25 +373,3 @@ class LocalLab:
 
 
 _BINARY_NAMES = {"etcd", *CONTROL_PLANE}
-
-
-def _node_manifest(cluster: str, name: str, labels: dict[str, str]) -> dict[str, object]:
-    resources = {"cpu": "32", "memory": "256Gi", "pods": "110", "ephemeral-storage": "100Gi"}
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": name,
-            "labels": {
-                **labels,
-                "kubernetes.io/hostname": name,
-                "kubernetes.io/os": "linux",
-                "kubernetes.io/arch": "amd64",
-                "type": "kwok",
-                "fleet.dev/lab-cluster": cluster,
-            },
-            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
-        },
-        "spec": {},
-        "status": {"capacity": resources, "allocatable": resources},
-    }

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from fleet.objects import ObjectKey, split_api_version
+from fleet.model.objects import ObjectKey, split_api_version
 from fleet.selector import parse_selector
 
 # Merge keys for lists of maps, as Kubernetes' strategic merge patch declares them for the common kinds.

@@ -18,7 +18,7 @@ import yaml
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from fleet.source import Snapshot
+from fleet.repo.source import Snapshot
 
 MAX_OUTPUT_CHARS = 8 * 1024 * 1024  # one rendered file
 MAX_SEQUENCE = 1024 * 1024  # result of `*` on strings and lists

@@ -11,7 +11,7 @@ from jinja2.exceptions import SecurityError
 
 from fleet.errors import RenderError
 from fleet.render.sandbox import OutputTooLarge, make_environment, render_bounded
-from fleet.source import Snapshot
+from fleet.repo.source import Snapshot
 
 
 def _template_line(exc: BaseException, path: str) -> int | None:

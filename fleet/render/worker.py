@@ -18,6 +18,9 @@ runs in a separate process:
 Workers are fresh interpreters (never forks of the hub, its threads or its sockets), kept between
 renders; each caches one renderer per snapshot, so templates still compile once per revision. The pool is
 shared by every caller in the process and is safe to use from threads.
+
+Longer than fleet's ~300-line guide on purpose: the parent's and the worker's sides of one wire protocol
+(requests, size-bounded JSON results, kill and replace) stay in one file so that they change together.
 """
 
 from __future__ import annotations
@@ -44,10 +47,11 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from fleet.errors import FleetError, InputError, RenderError, SourceError
-from fleet.objects import ObjectKey
-from fleet.registry import Cluster
-from fleet.render.engine import SOURCE_ANNOTATION, Renderer
-from fleet.source import Snapshot
+from fleet.model.cluster import Cluster
+from fleet.model.objects import ObjectKey
+from fleet.model.vocabulary import SOURCE_ANNOTATION
+from fleet.render.engine import Renderer
+from fleet.repo.source import Snapshot
 
 DEFAULT_TIMEOUT = 10.0  # seconds per cluster
 DEFAULT_MEMORY_MB = 1024  # address space of one worker

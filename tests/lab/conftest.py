@@ -15,7 +15,7 @@ import pytest
 
 from fleet.errors import FleetError
 from fleet.lab.build import missing_binaries
-from fleet.testing import LabSession, example_topology, in_ci
+from tests.labsession import LabSession, example_topology, in_ci
 
 
 def _stop_on_sigterm(_signum: int, _frame: object) -> None:

@@ -7,13 +7,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from fleet.apply import SyncOptions
-from fleet.changeset import ChangeSet
 from fleet.config import FleetConfig
-from fleet.registry import Selection
-from fleet.sync import sync_fleet
-from fleet.testing import LabSession
-from fleet.workspace import Workspace
+from fleet.engine.sync import SyncOptions
+from fleet.model.changeset import ChangeSet
+from fleet.model.cluster import Selection
+from fleet.workflows.syncing import sync_fleet
+from fleet.workflows.workspace import Workspace
+from tests.labsession import LabSession
 from tests.unit.fleetfiles import commit_files, git_repo
 
 NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {{ values.namespace }}\n"

@@ -10,18 +10,18 @@ import pytest
 from click.testing import CliRunner
 from kubernetes_asyncio import client
 
-from fleet.apply import SyncOptions
 from fleet.cli import cli
 from fleet.config import FleetConfig
-from fleet.drift import DriftType
-from fleet.health import Code
-from fleet.registry import Selection
-from fleet.report import SyncState
-from fleet.status import fleet_report
-from fleet.sync import sync_fleet
-from fleet.testing import LabSession
-from fleet.workspace import Workspace
+from fleet.engine.sync import SyncOptions
+from fleet.model.cluster import Selection
+from fleet.model.drift import DriftType
+from fleet.model.health import Code
+from fleet.model.report import SyncState
+from fleet.workflows.status import fleet_report
+from fleet.workflows.syncing import sync_fleet
+from fleet.workflows.workspace import Workspace
 from tests.lab.helpers import FleetRepo
+from tests.labsession import LabSession
 
 ROOT = Path(__file__).resolve().parents[2]
 

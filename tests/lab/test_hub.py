@@ -15,10 +15,10 @@ from kubernetes_asyncio import client
 from prometheus_client.parser import text_string_to_metric_families
 
 from fleet.hub.core import Hub, HubOptions
-from fleet.report import SyncState
-from fleet.testing import LabSession
+from fleet.model.report import SyncState
 from tests.hubtools import SECRET, RunningHub, free_port, serve_hub, signed
 from tests.lab.helpers import FleetRepo, push, with_remote
+from tests.labsession import LabSession
 
 TOKEN = "t0ken-for-tests"
 

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from kubernetes_asyncio import client
 
 from fleet.cli import cli
-from fleet.testing import LabSession
 from tests.lab.helpers import FleetRepo
+from tests.labsession import LabSession
 
 CLUSTERS = {"dev-1": "dev", "staging-1": "staging", "prod-eu-1": "prod"}
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from fleet.changeset import Action
-from fleet.registry import Selection
-from fleet.status import fleet_report
-from fleet.testing import LabSession
+from fleet.model.changeset import Action
+from fleet.model.cluster import Selection
+from fleet.workflows.status import fleet_report
 from tests.lab.helpers import FleetRepo
+from tests.labsession import LabSession
 
 pytestmark = pytest.mark.lab
 

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from kubernetes_asyncio import client
 
 from fleet.cli import cli
-from fleet.testing import LabSession
 from tests.lab.helpers import FleetRepo
+from tests.labsession import LabSession
 
 pytestmark = pytest.mark.lab
 

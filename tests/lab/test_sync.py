@@ -12,16 +12,16 @@ from click.testing import CliRunner
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from fleet.apply import SyncOptions
-from fleet.changeset import Action
 from fleet.cli import cli as cli_main
-from fleet.health import Code
+from fleet.engine.sync import SyncOptions
 from fleet.kube.api import ApiLimits
-from fleet.objects import ObjectKey
-from fleet.registry import Selection
-from fleet.sync import FleetLimits, sync_fleet
-from fleet.testing import LabSession, wait_for
+from fleet.model.changeset import Action
+from fleet.model.cluster import Selection
+from fleet.model.health import Code
+from fleet.model.objects import ObjectKey
+from fleet.workflows.syncing import FleetLimits, sync_fleet
 from tests.lab.helpers import FleetRepo
+from tests.labsession import LabSession, wait_for
 
 
 def actions(cs) -> dict[str, str]:  # type: ignore[no-untyped-def]

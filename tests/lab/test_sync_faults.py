@@ -11,8 +11,8 @@ from pathlib import Path
 
 from kubernetes_asyncio import client
 
-from fleet.testing import LabSession, wait_for
 from tests.lab.helpers import FleetRepo
+from tests.labsession import LabSession, wait_for
 
 MANY = "\n---\n".join(
     f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:03d}\ndata: {{i: '{i}'}}" for i in range(150)

@@ -13,9 +13,9 @@ import pytest
 from kubernetes_asyncio import client
 
 from fleet.hub.core import Hub, HubOptions
-from fleet.testing import LabSession
 from tests.hubtools import SECRET, RunningHub, serve_hub, signed
 from tests.lab.helpers import FleetRepo, push, with_remote
+from tests.labsession import LabSession
 
 STUCK_WHEN_BROKEN = """\
 {% if values.broken | default(false) %}

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fleet.config import FleetConfig
-from fleet.envsettings import env_settings
 from fleet.manifest import dump_json, dump_yaml
-from fleet.promote import Pin
-from fleet.releasepin import release_path
-from fleet.source import Snapshot
-from fleet.workspace import Workspace
+from fleet.model.promotion import Pin
+from fleet.model.vocabulary import release_path
+from fleet.repo.envsettings import env_settings
+from fleet.repo.source import Snapshot
+from fleet.workflows.workspace import Workspace
 from tests.unit.fleetfiles import MINIMAL
 
 FUZZ_CONFIG = FleetConfig(Path("/credentials"), render_timeout=2.0, render_memory_mb=384)

@@ -14,7 +14,7 @@ from fleet.config import FleetConfig
 from fleet.errors import RegistryError
 from fleet.kube.client import cluster_client
 from fleet.kube.kubeconfig import load_kubeconfig
-from fleet.registry import parse_cluster
+from fleet.repo.registry import parse_cluster
 
 TOKEN = "s3cr3t-t0ken-value"
 MARKER_NAME = "plugin-ran"

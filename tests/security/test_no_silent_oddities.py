@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from fleet.errors import RegistryError, RenderError
-from fleet.registry import load_registry
 from fleet.render.engine import Renderer, envs_of
+from fleet.repo.registry import load_registry
 from tests.unit.fleetfiles import CONFIG, MINIMAL, snapshot
 
 

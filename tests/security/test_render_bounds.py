@@ -13,7 +13,7 @@ import pytest
 
 from fleet.config import FleetConfig
 from fleet.errors import InputError, RenderError
-from fleet.workspace import Workspace
+from fleet.workflows.workspace import Workspace
 from tests.unit.fleetfiles import MINIMAL, snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,7 +145,7 @@ def test_a_worker_busy_in_an_endless_template_dies_with_its_killed_parent(tmp_pa
             sys.path.insert(0, {str(ROOT)!r})
             from pathlib import Path
             from fleet.config import FleetConfig
-            from fleet.workspace import Workspace
+            from fleet.workflows.workspace import Workspace
             from tests.unit.fleetfiles import MINIMAL, snapshot
             files = {{**MINIMAL, "overlays/base/bomb.yaml": {CPU_BOMBS["nested loops"]!r}}}
             ws = Workspace(snapshot(files), FleetConfig(Path("/c"), render_timeout=3600))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from fleet.diff import FieldDiff, field_diffs
-from fleet.masking import HIDDEN, mask_diffs, mask_pair
-from fleet.objects import ObjectKey
+from fleet.model.compare import FieldDiff, field_diffs
+from fleet.model.masking import HIDDEN, mask_diffs, mask_pair
+from fleet.model.objects import ObjectKey
 
 SECRET = ObjectKey("", "Secret", "ns", "creds")
 CONFIGMAP = ObjectKey("", "ConfigMap", "ns", "settings")

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from fleet.cli import cli
-from fleet.source import ContentError, Repository, redact, working_tree
+from fleet.repo.source import ContentError, Repository, redact, working_tree
 from tests.unit.fleetfiles import MINIMAL, git_repo
 
 HOST_SECRET = "host-file-content-never-shown"
@@ -62,10 +62,10 @@ def test_a_symlink_committed_to_git_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_whole_fleet_is_bounded_in_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import fleet.source
+    from fleet.repo import source as source_module
 
     root = fleet_tree(tmp_path)
-    monkeypatch.setattr(fleet.source, "MAX_TOTAL_BYTES", 100)
+    monkeypatch.setattr(source_module, "MAX_TOTAL_BYTES", 100)
     with pytest.raises(ContentError, match=r"over .* files or 100 bytes"):
         working_tree(root)
     with pytest.raises(ContentError, match=r"over .* files or 100 bytes"):

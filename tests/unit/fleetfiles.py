@@ -8,7 +8,7 @@ from pathlib import Path
 import git
 
 from fleet.config import FleetConfig
-from fleet.source import Snapshot
+from fleet.repo.source import Snapshot
 
 CONFIG = FleetConfig(Path("/credentials"))
 

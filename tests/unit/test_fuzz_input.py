@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fleet.errors import FleetError
-from fleet.registry import load_registry
 from fleet.render.engine import Renderer, envs_of
+from fleet.repo.registry import load_registry
 from tests.unit.fleetfiles import CONFIG, MINIMAL, snapshot
 
 yaml_ish = st.one_of(

@@ -3,11 +3,11 @@ from __future__ import annotations
 import calendar
 import time
 
-from fleet.drift import DriftItem, DriftType
-from fleet.health import Code, Health
-from fleet.objects import ObjectKey
-from fleet.promote import evaluate_gates
-from fleet.report import ClusterReport, SyncState
+from fleet.model.drift import DriftItem, DriftType
+from fleet.model.health import Code, Health
+from fleet.model.objects import ObjectKey
+from fleet.model.promotion import evaluate_gates
+from fleet.model.report import ClusterReport, SyncState
 
 NOW = calendar.timegm(time.strptime("2026-11-28T12:00:00Z", "%Y-%m-%dT%H:%M:%SZ"))
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import yaml
 
-from fleet.diff import FieldDiff, differs, field_diffs, normalise
-from fleet.health import Code, Health, assess, worst
+from fleet.model.compare import FieldDiff, differs, field_diffs, normalise
+from fleet.model.health import Code, Health, assess, worst
 
 FIXTURES = list(yaml.safe_load_all((Path(__file__).parent / "fixtures" / "health.yaml").read_text()))
 
@@ -20,7 +20,7 @@ def test_health_fixture(doc: dict[str, Any]) -> None:
 
 
 def test_every_kind_of_the_table_has_a_fixture() -> None:
-    from fleet.health import RULES
+    from fleet.model.health import RULES
 
     covered = {(d["apiVersion"].rpartition("/")[0], d["kind"]) for d in FIXTURES}
     assert set(RULES) <= covered

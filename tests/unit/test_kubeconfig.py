@@ -8,7 +8,7 @@ import yaml
 from fleet.config import FleetConfig
 from fleet.errors import RegistryError
 from fleet.kube.kubeconfig import load_kubeconfig
-from fleet.registry import Cluster
+from fleet.model.cluster import Cluster
 
 SECRET = "c2VjcmV0LXRva2VuLXZhbHVl"
 
@@ -54,7 +54,7 @@ def test_missing_context_and_file_are_clear_and_secret_free(tmp_path: Path) -> N
 
 
 def test_repository_urls_are_redacted() -> None:
-    from fleet.source import redact
+    from fleet.repo.source import redact
 
     text = "fatal: unable to access 'https://bot:ghp_SECRET123@git.example.com/fleet.git/': 403"
     assert redact(text) == "fatal: unable to access 'https://***@git.example.com/fleet.git/': 403"

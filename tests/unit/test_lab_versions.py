@@ -18,8 +18,8 @@ from fleet.lab.versions import (
     minor_of,
     pinned_version,
 )
-from fleet.registry import load_registry
 from fleet.render.engine import Renderer, envs_of
+from fleet.repo.registry import load_registry
 from tests.unit.fleetfiles import CONFIG, MINIMAL, snapshot
 
 

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from fleet.errors import RegistryError, UsageError
-from fleet.registry import Selection, load_registry
+from fleet.model.cluster import Selection
+from fleet.repo.registry import load_registry
 from fleet.selector import parse_selector
 from tests.unit.fleetfiles import CONFIG, snapshot
 

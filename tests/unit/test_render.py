@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 
 from fleet.errors import RenderError
-from fleet.objects import ObjectKey
-from fleet.registry import load_registry
+from fleet.model.objects import ObjectKey
 from fleet.render.engine import Renderer, envs_of
-from fleet.source import Repository
+from fleet.repo.registry import load_registry
+from fleet.repo.source import Repository
 from tests.unit.fleetfiles import CONFIG, MINIMAL, commit_files, git_repo, snapshot
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fleet.envsettings import EnvSettings
-from fleet.health import Code, Health
 from fleet.hub.rollout import Rollout
-from fleet.report import ClusterReport, SyncState
+from fleet.model.health import Code, Health
+from fleet.model.report import ClusterReport, SyncState
+from fleet.repo.envsettings import EnvSettings
 
 OLD, NEW = b"revision: aaa\nvalues: {tag: '1'}\n", b"revision: aaa\nvalues: {tag: '2'}\n"
 OLD_RELEASE, NEW_RELEASE = (

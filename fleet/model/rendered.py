@@ -1,0 +1,31 @@
+"""What one cluster should run, as rendered from the fleet repository: the input of sync, drift and the hub."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fleet.model.cluster import Cluster
+from fleet.model.objects import ObjectKey
+
+
+@dataclass(frozen=True)
+class Release:
+    revision: str
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class RenderedCluster:
+    cluster: Cluster
+    revision: str  # the revision the env overlay and registry were read at
+    base_revision: str  # the revision base was read at (the env's release pin)
+    objects: Mapping[ObjectKey, dict[str, Any]]  # in apply order
+    release_values: Mapping[str, Any] = field(default_factory=dict)  # the values of the env's release pin
+
+    @property
+    def release(self) -> dict[str, Any]:
+        """What the env's release pin made this cluster run: recorded in the inventory, so a rollout
+        across waves can tell which clusters run which release."""
+        return {"revision": self.base_revision, "values": dict(self.release_values)}

@@ -1,0 +1,95 @@
+"""Everything a read-only command needs from the fleet's repository: the snapshot at a revision, the
+hub's config, the registry and rendering (in bounded worker processes) that can read pinned base
+revisions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from fleet.config import FleetConfig
+from fleet.errors import FleetError, SourceError
+from fleet.model.cluster import Cluster, Registry, Selection
+from fleet.model.rendered import RenderedCluster
+from fleet.model.vocabulary import HEAD_REVISIONS
+from fleet.render.engine import Renderer, envs_of
+from fleet.render.worker import Bundle, RenderLimits, shared_pool
+from fleet.repo.registry import load_registry
+from fleet.repo.source import Repository, Snapshot, working_tree
+
+
+@dataclass
+class Workspace:
+    snapshot: Snapshot
+    config: FleetConfig
+    repository: Repository | None = None
+
+    @classmethod
+    def open(cls, repo: Path, *, ref: str = "HEAD", local: bool = False, config: FleetConfig) -> Workspace:
+        """``local`` reads the working tree (uncommitted edits included); pinned base revisions are still
+        read from Git when the directory is a repository."""
+        if local:
+            return cls(working_tree(repo), config, _repository_or_none(repo))
+        repository = Repository(repo)
+        return cls(repository.snapshot(ref), config, repository)
+
+    @cached_property
+    def registry(self) -> Registry:
+        return load_registry(self.snapshot, self.config, known_envs=envs_of(self.snapshot))
+
+    @cached_property
+    def renderer(self) -> Renderer:
+        """The in-process renderer: only for trusted, bounded work (reading release pins)."""
+        load = self.repository.snapshot if self.repository is not None else None
+        return Renderer(self.snapshot, load_revision=load)
+
+    @cached_property
+    def limits(self) -> RenderLimits:
+        return RenderLimits(timeout=self.config.render_timeout, memory_mb=self.config.render_memory_mb)
+
+    @cached_property
+    def bundle(self) -> Bundle:
+        """The snapshot and every base revision its release pins name, read here (workers never read Git)."""
+        pinned: dict[str, Snapshot | str] = {}
+        for env in envs_of(self.snapshot):
+            try:
+                revision = self.renderer.release(env).revision
+            except FleetError:
+                continue  # the worker reports the bad pin for the env's clusters
+            if revision in HEAD_REVISIONS or revision == self.snapshot.revision or revision in pinned:
+                continue
+            if self.repository is None:
+                continue  # the worker says there is no repository to read it from
+            try:
+                pinned[revision] = self.repository.snapshot(revision)
+            except FleetError as exc:
+                pinned[revision] = str(exc)
+        return Bundle(self.snapshot, pinned)
+
+    def select(self, selection: Selection) -> list[Cluster]:
+        return self.registry.select(selection)
+
+    def render(self, cluster: Cluster) -> RenderedCluster:
+        """One cluster's desired objects, rendered in a worker process within the render limits."""
+        result = shared_pool(self.limits).render(self.bundle, cluster)
+        return RenderedCluster(cluster, result.revision, result.base_revision, result.objects, result.release_values)
+
+    def render_all(self, clusters: Sequence[Cluster]) -> list[RenderedCluster]:
+        """Every cluster rendered (in parallel workers) before anything else happens; the first failure in
+        the clusters' order is raised, so a bad template changes nothing anywhere."""
+        if len(clusters) <= 1:
+            return [self.render(c) for c in clusters]
+        # Twice as many threads as workers: one decodes an answer while another's render runs.
+        with ThreadPoolExecutor(2 * self.limits.workers) as threads:
+            futures = [threads.submit(self.render, c) for c in clusters]
+        return [f.result() for f in futures]
+
+
+def _repository_or_none(path: Path) -> Repository | None:
+    try:
+        return Repository(path)
+    except SourceError:
+        return None
