@@ -39,8 +39,9 @@ lint: venv
 	$(BIN)/mypy fleet
 	$(BIN)/lint-imports
 
+# Everything that needs no lab (unit and security tests): a minute, no Go needed.
 unit: venv
-	$(BIN)/pytest -q tests/unit
+	$(BIN)/pytest -q -m "not lab" tests
 
 # Everything: lint, unit tests and the tests against real control planes (the lab starts itself).
 test: lint lab-build

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fleet.errors import FleetError  # noqa: E402
-from tests.security.fuzzing import FUZZ_CONFIG, case, load_revision  # noqa: E402
+from tests.support.fuzzing import FUZZ_CONFIG, case, load_revision  # noqa: E402
 
 HANG_SECONDS = FUZZ_CONFIG.render_timeout * 2 + 30
 PARENT_GROWTH_MB = 256

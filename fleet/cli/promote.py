@@ -68,7 +68,7 @@ def promote(
     config = FleetConfig.load(config_path)
     repository, branch, snapshot = open_for_writing(repo, base_branch)
     workspace = Workspace(snapshot, config, repository)
-    promotion = run(gate_promotion(workspace, repository, source, target))
+    promotion = run(gate_promotion(workspace, repository, source=source, target=target))
     for gate in promotion.gates:
         click.echo(f"gate {gate.cluster}: {'pass' if gate.passed else 'FAIL'} ({gate.reason})")
     refusal = promotion.refusal()

@@ -129,7 +129,14 @@ class Hub:
         self.log("revision", revision=revision, clusters=len(registry.clusters))
         try:
             observed = await observed_releases(registry, self.config) if not self.rollouts else {}
-            plan_rollouts(self.rollouts, workspace.snapshot, registry, observed, self.git.repository.resolve, self.log)
+            plan_rollouts(
+                self.rollouts,
+                workspace.snapshot,
+                registry=registry,
+                observed=observed,
+                resolve=self.git.repository.resolve,
+                log=self.log,
+            )
         except Exception as exc:  # a rollout that cannot be planned must not keep the revision out
             self.log("rollout_error", revision=revision, error=f"{type(exc).__name__}: {exc}")
         await self._reconcile_registry(registry)

@@ -49,6 +49,7 @@ async def observed_releases(registry: Registry, config: FleetConfig) -> dict[str
 def plan_rollouts(
     rollouts: dict[str, Rollout],
     snapshot: Snapshot,
+    *,
     registry: Registry,
     observed: dict[str, dict[str, Any]],
     resolve: Callable[[str], str],
@@ -71,18 +72,18 @@ def plan_rollouts(
         content = snapshot.files.get(release_path(env), b"")
         old = rollouts.get(env)
         if old is None:
-            target = expected_release(snapshot, env, content, resolve)
+            target = expected_release(snapshot, env, content, resolve=resolve)
             rollouts[env] = Rollout.resumed(env, content, target, members, settings, observed)
             if rollouts[env].state == "progressing":
                 log("rollout", env=env, state="resumed", wave=rollouts[env].to_dict()["wave"])
             continue
         old.members, old.settings, old.waves = members, settings, sorted(members)
         if content != old.target:
-            rollouts[env] = old.begin(content, expected_release(snapshot, env, content, resolve))
+            rollouts[env] = old.begin(content, expected_release(snapshot, env, content, resolve=resolve))
             log("rollout", env=env, state="started", waves=",".join(map(str, sorted(members))))
 
 
-def expected_release(snapshot: Snapshot, env: str, content: bytes, resolve: Callable[[str], str]) -> dict[str, Any]:
+def expected_release(snapshot: Snapshot, env: str, content: bytes, *, resolve: Callable[[str], str]) -> dict[str, Any]:
     """The release clusters report once they run ``content``: the pin with its revision resolved."""
     try:
         pin = Pin.parse(content, release_path(env))

@@ -92,7 +92,7 @@ class Promotion:
         return f"promotion {self.source} -> {self.target} refused: {reasons}"
 
 
-async def gate_promotion(workspace: Workspace, repository: Repository, source: str, target: str) -> Promotion:
+async def gate_promotion(workspace: Workspace, repository: Repository, *, source: str, target: str) -> Promotion:
     """Read the source env's pin and evaluate the gates on its clusters, live."""
     if source == target:
         raise UsageError("--from and --to name the same env: nothing to promote")

@@ -46,7 +46,7 @@ def _failed(rendered: RenderedCluster, options: SyncOptions, started: float, mes
 
 
 async def sync_cluster(
-    rendered: RenderedCluster, config: FleetConfig, options: SyncOptions, limits: FleetLimits
+    rendered: RenderedCluster, config: FleetConfig, options: SyncOptions, *, limits: FleetLimits
 ) -> ChangeSet:
     started = time.time()
     try:
@@ -68,6 +68,7 @@ async def sync_fleet(
     rendered: Sequence[RenderedCluster],
     config: FleetConfig,
     options: SyncOptions,
+    *,
     limits: FleetLimits | None = None,
     on_done: Callable[[ChangeSet], None] | None = None,
 ) -> list[ChangeSet]:
@@ -75,7 +76,7 @@ async def sync_fleet(
     limits = limits or FleetLimits()
 
     async def one(item: RenderedCluster) -> ChangeSet:
-        result = await sync_cluster(item, config, options, limits)
+        result = await sync_cluster(item, config, options, limits=limits)
         if on_done is not None:
             on_done(result)
         return result

@@ -15,7 +15,8 @@ import pytest
 
 from fleet.errors import FleetError
 from fleet.lab.build import missing_binaries
-from tests.labsession import LabSession, example_topology, in_ci
+from tests.support.lab import LabSession, example_topology, in_ci
+from tests.support.labrepo import FleetRepo
 
 
 def _stop_on_sigterm(_signum: int, _frame: object) -> None:
@@ -56,3 +57,16 @@ def lab_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabSession
     finally:
         signal.signal(signal.SIGTERM, previous[0])
         signal.signal(signal.SIGINT, previous[1])
+
+
+@pytest.fixture
+def dev_and_staging(tmp_path: Path, lab_session: LabSession) -> FleetRepo:
+    """The fleet most lab tests start from: dev-1 (env dev) and staging-1 (env staging), in a namespace and
+    under an inventory name of the test's own."""
+    return FleetRepo(tmp_path / "repo", lab_session, {"dev-1": "dev", "staging-1": "staging"})
+
+
+@pytest.fixture
+def dev_only(tmp_path: Path, lab_session: LabSession) -> FleetRepo:
+    """A fleet of dev-1 alone, for tests about one cluster's sync."""
+    return FleetRepo(tmp_path / "repo", lab_session, {"dev-1": "dev"})

@@ -20,8 +20,8 @@ from fleet.model.report import SyncState
 from fleet.workflows.status import fleet_report
 from fleet.workflows.syncing import sync_fleet
 from fleet.workflows.workspace import Workspace
-from tests.lab.helpers import FleetRepo
-from tests.labsession import LabSession
+from tests.support.lab import LabSession
+from tests.support.labrepo import FleetRepo
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,10 +43,9 @@ async def test_the_example_fleet_has_zero_drift_after_a_sync_on_every_kind(lab_s
 
 
 @pytest.fixture
-async def synced(tmp_path: Path, lab_session: LabSession) -> FleetRepo:
-    fleet = FleetRepo(tmp_path / "repo", lab_session, {"dev-1": "dev", "staging-1": "staging"})
-    await fleet.sync(wait=True, wait_timeout=60)
-    return fleet
+async def synced(dev_and_staging: FleetRepo) -> FleetRepo:
+    await dev_and_staging.sync(wait=True, wait_timeout=60)
+    return dev_and_staging
 
 
 async def _report(fleet: FleetRepo, *, strict: bool = False):  # type: ignore[no-untyped-def]

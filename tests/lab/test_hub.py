@@ -16,9 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from fleet.hub.core import Hub, HubOptions
 from fleet.model.report import SyncState
-from tests.hubtools import SECRET, RunningHub, free_port, serve_hub, signed
-from tests.lab.helpers import FleetRepo, push, with_remote
-from tests.labsession import LabSession
+from tests.support.hub import SECRET, RunningHub, free_port, serve_hub, signed
+from tests.support.labrepo import MANY, FleetRepo, fleet_configmaps, push, with_remote
 
 TOKEN = "t0ken-for-tests"
 
@@ -37,10 +36,9 @@ def synced(*names: str, revision: str | None = None) -> Callable[[Hub], bool]:
 
 
 @pytest.fixture
-async def fleet(tmp_path: Path, lab_session: LabSession) -> FleetRepo:
-    repo = FleetRepo(tmp_path / "seed", lab_session, {"dev-1": "dev", "staging-1": "staging"})
-    repo.remote = with_remote(repo, tmp_path)  # type: ignore[attr-defined]
-    return repo
+async def fleet(dev_and_staging: FleetRepo, tmp_path: Path) -> FleetRepo:
+    dev_and_staging.remote = with_remote(dev_and_staging, tmp_path)  # type: ignore[attr-defined]
+    return dev_and_staging
 
 
 @pytest.fixture
@@ -199,8 +197,6 @@ async def test_sigkill_of_the_hub_mid_sync_then_restart_leaves_no_orphans(fleet:
     import subprocess
     import sys
 
-    from tests.lab.test_sync_faults import MANY, _fleet_configmaps
-
     push(fleet, {"overlays/dev/many.yaml": MANY})
     port = free_port()
     command = [
@@ -224,13 +220,13 @@ async def test_sigkill_of_the_hub_mid_sync_then_restart_leaves_no_orphans(fleet:
     first = subprocess.Popen(command, env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         started = time.monotonic()
-        while len(await _fleet_configmaps(fleet.lab, fleet.namespace)) < 10:
+        while len(await fleet_configmaps(fleet.lab, fleet.namespace)) < 10:
             assert time.monotonic() - started < 60, "the hub did not start syncing"
             await asyncio.sleep(0.05)
         first.send_signal(signal.SIGKILL)
     finally:
         first.wait(timeout=30)
-    partial = await _fleet_configmaps(fleet.lab, fleet.namespace)
+    partial = await fleet_configmaps(fleet.lab, fleet.namespace)
     assert len(partial) < 151, "the kill came too late to test anything"
     keep = "\n---\n".join(MANY.split("\n---\n")[50:])  # the killed hub created cm-000.. first: they must go
     push(fleet, {"overlays/dev/many.yaml": keep})
@@ -248,7 +244,7 @@ async def test_sigkill_of_the_hub_mid_sync_then_restart_leaves_no_orphans(fleet:
                     pass
                 await asyncio.sleep(0.2)
         expected = {f"cm-{i:03d}" for i in range(50, 150)} | {"settings"}
-        assert await _fleet_configmaps(fleet.lab, fleet.namespace) == expected
+        assert await fleet_configmaps(fleet.lab, fleet.namespace) == expected
     finally:
         second.send_signal(signal.SIGTERM)
         _, stderr = second.communicate(timeout=30)

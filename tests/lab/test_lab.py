@@ -12,7 +12,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from fleet.lab.versions import KUBERNETES_VERSION
-from tests.labsession import LabSession, wait_for
+from tests.support.lab import LabSession, wait_for
 
 
 async def test_every_cluster_serves_the_pinned_version(lab_session: LabSession) -> None:

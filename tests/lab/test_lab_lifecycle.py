@@ -13,7 +13,7 @@ import pytest
 from fleet.lab.build import missing_binaries
 from fleet.lab.local import LocalLab
 from fleet.lab.topology import ClusterSpec, default_nodes
-from tests.labsession import in_ci
+from tests.support.lab import in_ci
 
 
 def _fleet(*args: str) -> subprocess.CompletedProcess[str]:

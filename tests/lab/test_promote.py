@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from kubernetes_asyncio import client
 
 from fleet.cli import cli
-from tests.lab.helpers import FleetRepo
-from tests.labsession import LabSession
+from tests.support.lab import LabSession
+from tests.support.labrepo import FleetRepo
 
 CLUSTERS = {"dev-1": "dev", "staging-1": "staging", "prod-eu-1": "prod"}
 

@@ -6,17 +6,10 @@ Cluster-scoped objects carry the test's namespace in their names, so runs never 
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from fleet.model.changeset import Action
 from fleet.model.cluster import Selection
 from fleet.workflows.status import fleet_report
-from tests.lab.helpers import FleetRepo
-from tests.labsession import LabSession
-
-pytestmark = pytest.mark.lab
+from tests.support.labrepo import FleetRepo
 
 N = "{{ values.namespace }}"
 
@@ -482,8 +475,8 @@ spec:
 """
 
 
-async def test_real_world_kinds_sync_in_one_pass_with_zero_drift(tmp_path: Path, lab_session: LabSession) -> None:
-    fleet = FleetRepo(tmp_path / "repo", lab_session, {"dev-1": "dev"})
+async def test_real_world_kinds_sync_in_one_pass_with_zero_drift(dev_only: FleetRepo) -> None:
+    fleet = dev_only
     fleet.commit({"overlays/base/10-prerequisites.yaml": PREREQUISITES, "overlays/base/20-kinds.yaml": NAMESPACED})
 
     first = (await fleet.sync())["dev-1"]

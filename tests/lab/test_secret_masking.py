@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from kubernetes_asyncio import client
 
 from fleet.cli import cli
-from tests.lab.helpers import FleetRepo
-from tests.labsession import LabSession
-
-pytestmark = pytest.mark.lab
+from tests.support.lab import LabSession
+from tests.support.labrepo import FleetRepo
 
 GIT_V1, GIT_V2, LIVE_EDIT, TOKEN_V1, TOKEN_V2, ADDED = (
     "git-password-value-one",
@@ -54,8 +50,8 @@ def run(fleet: FleetRepo, *args: str) -> str:
     return output
 
 
-async def test_secret_values_are_masked_in_every_output(tmp_path: Path, lab_session: LabSession) -> None:
-    fleet = FleetRepo(tmp_path / "repo", lab_session, {"dev-1": "dev"})
+async def test_secret_values_are_masked_in_every_output(dev_only: FleetRepo, lab_session: LabSession) -> None:
+    fleet = dev_only
     fleet.commit({"overlays/base/secret.yaml": secret(GIT_V1, TOKEN_V1)})
     first = await fleet.sync()
     assert not first["dev-1"].failed, first["dev-1"].error

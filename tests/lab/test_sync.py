@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -20,8 +19,8 @@ from fleet.model.cluster import Selection
 from fleet.model.health import Code
 from fleet.model.objects import ObjectKey
 from fleet.workflows.syncing import FleetLimits, sync_fleet
-from tests.lab.helpers import FleetRepo
-from tests.labsession import LabSession, wait_for
+from tests.support.lab import wait_for
+from tests.support.labrepo import FleetRepo
 
 
 def actions(cs) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -29,8 +28,8 @@ def actions(cs) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def fleet(tmp_path: Path, lab_session: LabSession) -> FleetRepo:
-    return FleetRepo(tmp_path / "repo", lab_session, {"dev-1": "dev", "staging-1": "staging"})
+def fleet(dev_and_staging: FleetRepo) -> FleetRepo:
+    return dev_and_staging
 
 
 async def test_first_sync_creates_then_a_second_sync_sends_zero_writes(fleet: FleetRepo) -> None:
@@ -157,7 +156,7 @@ async def test_unreachable_cluster_is_reported_and_others_sync(fleet: FleetRepo)
         started = time.monotonic()
         results = {
             cs.cluster: cs
-            for cs in await sync_fleet(rendered, fleet.config, SyncOptions(inventory=fleet.inventory), limits)
+            for cs in await sync_fleet(rendered, fleet.config, SyncOptions(inventory=fleet.inventory), limits=limits)
         }
         elapsed = time.monotonic() - started
     finally:

@@ -9,44 +9,34 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kubernetes_asyncio import client
-
-from tests.lab.helpers import FleetRepo
-from tests.labsession import LabSession, wait_for
-
-MANY = "\n---\n".join(
-    f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:03d}\ndata: {{i: '{i}'}}" for i in range(150)
-)
+from tests.support.lab import LabSession, wait_for
+from tests.support.labrepo import MANY, FleetRepo, fleet_configmaps
 
 
-async def _fleet_configmaps(lab: LabSession, namespace: str) -> set[str]:
-    async with lab.api("dev-1") as api:
-        items = (await client.CoreV1Api(api).list_namespaced_config_map(namespace)).items
-    return {i.metadata.name for i in items if (i.metadata.labels or {}).get("app.kubernetes.io/managed-by") == "fleet"}
-
-
-async def test_sigkill_mid_sync_then_a_new_commit_leaves_no_orphans(tmp_path: Path, lab_session: LabSession) -> None:
-    fleet = FleetRepo(tmp_path / "repo", lab_session, {"dev-1": "dev"})
+async def test_sigkill_mid_sync_then_a_new_commit_leaves_no_orphans(
+    dev_only: FleetRepo, lab_session: LabSession
+) -> None:
+    fleet = dev_only
     fleet.commit({"overlays/dev/many.yaml": MANY})
     env = {**os.environ, "FLEET_CREDENTIALS_DIR": str(fleet.config.credentials_dir)}
     # The CLI has no --inventory flag: this fleet uses the default inventory name on its own namespace, so
     # give it a cluster-wide name of its own through the sync options of a small driver instead.
     driver = (
         "import asyncio, sys\n"
-        "from tests.lab.helpers import sync_from_cli_process\n"
+        "from tests.support.labrepo import sync_from_cli_process\n"
         f"asyncio.run(sync_from_cli_process({str(fleet.root)!r}, {fleet.inventory!r}))\n"
     )
     process = subprocess.Popen([sys.executable, "-c", driver], env=env, cwd=Path(__file__).parents[2])
     try:
 
         async def some_applied() -> bool:
-            return len(await _fleet_configmaps(lab_session, fleet.namespace)) >= 10
+            return len(await fleet_configmaps(lab_session, fleet.namespace)) >= 10
 
         await wait_for(some_applied, timeout=60, interval=0.05, what="the sync to be halfway")
         process.send_signal(signal.SIGKILL)
     finally:
         process.wait(timeout=30)
-    partial = await _fleet_configmaps(lab_session, fleet.namespace)
+    partial = await fleet_configmaps(lab_session, fleet.namespace)
     assert 10 <= len(partial) < 151, "the kill came too late to test anything"
 
     # The next commit keeps only cm-100..cm-149: whatever the killed sync created (it applies in name
@@ -56,7 +46,7 @@ async def test_sigkill_mid_sync_then_a_new_commit_leaves_no_orphans(tmp_path: Pa
     result = await fleet.sync(force_prune=True)
     assert not result["dev-1"].failed, result["dev-1"].error
     expected = {f"cm-{i:03d}" for i in range(100, 150)} | {"settings"}
-    assert await _fleet_configmaps(lab_session, fleet.namespace) == expected
+    assert await fleet_configmaps(lab_session, fleet.namespace) == expected
     again = await fleet.sync()
     assert again["dev-1"].writes == 0
     await asyncio.sleep(0)

@@ -8,15 +8,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from kubernetes_asyncio import client
 
 from fleet.cli import cli
-from tests.lab.helpers import FleetRepo
-from tests.labsession import LabSession
-
-pytestmark = pytest.mark.lab
+from tests.support.lab import LabSession
+from tests.support.labrepo import FleetRepo
 
 CLUSTERS = {"dev-1": "dev", "prod-eu-1": "prod", "prod-us-1": "prod"}
 # MutatingAdmissionPolicy reached admissionregistration.k8s.io/v1 in Kubernetes 1.36.

@@ -13,9 +13,9 @@ import pytest
 from kubernetes_asyncio import client
 
 from fleet.hub.core import Hub, HubOptions
-from tests.hubtools import SECRET, RunningHub, serve_hub, signed
-from tests.lab.helpers import FleetRepo, push, with_remote
-from tests.labsession import LabSession
+from tests.support.hub import SECRET, RunningHub, serve_hub, signed
+from tests.support.lab import LabSession
+from tests.support.labrepo import FleetRepo, push, with_remote
 
 STUCK_WHEN_BROKEN = """\
 {% if values.broken | default(false) %}

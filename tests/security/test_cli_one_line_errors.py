@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from fleet.cli import cli
-from tests.security.fuzzing import case
-from tests.unit.fleetfiles import git_repo
+from tests.support.fleetfiles import git_repo
+from tests.support.fuzzing import case
 
 SEED = 424242
 COMMANDS = [

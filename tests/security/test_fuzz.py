@@ -10,7 +10,7 @@ import time
 import pytest
 
 from fleet.errors import FleetError
-from tests.security.fuzzing import FUZZ_CONFIG, case, load_revision
+from tests.support.fuzzing import FUZZ_CONFIG, case, load_revision
 
 SEED = 20261128
 CASES = int(os.environ.get("FLEET_FUZZ_CASES", "400"))

@@ -17,8 +17,8 @@ import pytest
 
 from fleet.config import FleetConfig
 from fleet.hub.core import Hub, HubOptions
-from tests.hubtools import serve_hub
-from tests.unit.fleetfiles import MINIMAL, commit_files, git_repo
+from tests.support.fleetfiles import MINIMAL, commit_files, git_repo
+from tests.support.hub import serve_hub
 
 TOKEN = "hub-test-token"
 

@@ -10,7 +10,7 @@ import pytest
 from fleet.errors import RegistryError, RenderError
 from fleet.render.engine import Renderer, envs_of
 from fleet.repo.registry import load_registry
-from tests.unit.fleetfiles import CONFIG, MINIMAL, snapshot
+from tests.support.fleetfiles import CONFIG, MINIMAL, snapshot
 
 
 def render(files: dict[str, str]) -> None:

@@ -14,7 +14,7 @@ import pytest
 from fleet.config import FleetConfig
 from fleet.errors import InputError, RenderError
 from fleet.workflows.workspace import Workspace
-from tests.unit.fleetfiles import MINIMAL, snapshot
+from tests.support.fleetfiles import MINIMAL, snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 2.0
@@ -146,7 +146,7 @@ def test_a_worker_busy_in_an_endless_template_dies_with_its_killed_parent(tmp_pa
             from pathlib import Path
             from fleet.config import FleetConfig
             from fleet.workflows.workspace import Workspace
-            from tests.unit.fleetfiles import MINIMAL, snapshot
+            from tests.support.fleetfiles import MINIMAL, snapshot
             files = {{**MINIMAL, "overlays/base/bomb.yaml": {CPU_BOMBS["nested loops"]!r}}}
             ws = Workspace(snapshot(files), FleetConfig(Path("/c"), render_timeout=3600))
             ws.render(ws.registry.get("dev-1"))

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from fleet.cli import cli
 from fleet.repo.source import ContentError, Repository, redact, working_tree
-from tests.unit.fleetfiles import MINIMAL, git_repo
+from tests.support.fleetfiles import MINIMAL, git_repo
 
 HOST_SECRET = "host-file-content-never-shown"
 

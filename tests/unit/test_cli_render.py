@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from fleet.cli import cli
-from tests.unit.fleetfiles import MINIMAL, git_repo
+from tests.support.fleetfiles import MINIMAL, git_repo
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden" / "example-fleet.yaml"

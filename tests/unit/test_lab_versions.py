@@ -20,7 +20,7 @@ from fleet.lab.versions import (
 )
 from fleet.render.engine import Renderer, envs_of
 from fleet.repo.registry import load_registry
-from tests.unit.fleetfiles import CONFIG, MINIMAL, snapshot
+from tests.support.fleetfiles import CONFIG, MINIMAL, snapshot
 
 
 def test_every_pinned_version_has_a_module_requiring_exactly_it() -> None:

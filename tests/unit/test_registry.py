@@ -8,7 +8,7 @@ from fleet.errors import RegistryError, UsageError
 from fleet.model.cluster import Selection
 from fleet.repo.registry import load_registry
 from fleet.selector import parse_selector
-from tests.unit.fleetfiles import CONFIG, snapshot
+from tests.support.fleetfiles import CONFIG, snapshot
 
 ENVS = ["dev", "staging", "prod"]
 

@@ -9,7 +9,7 @@ from fleet.model.objects import ObjectKey
 from fleet.render.engine import Renderer, envs_of
 from fleet.repo.registry import load_registry
 from fleet.repo.source import Repository
-from tests.unit.fleetfiles import CONFIG, MINIMAL, commit_files, git_repo, snapshot
+from tests.support.fleetfiles import CONFIG, MINIMAL, commit_files, git_repo, snapshot
 
 
 def render(files: dict[str, str], cluster: str = "dev-1") -> dict[ObjectKey, dict]:

@@ -21,7 +21,7 @@ from fleet.lab.local import ClusterEndpoint, LocalLab
 from fleet.lab.topology import ClusterSpec, load_topology
 
 T = TypeVar("T")
-KIND_CONFIG = Path(__file__).resolve().parents[1] / "kind-config"
+KIND_CONFIG = Path(__file__).resolve().parents[2] / "kind-config"
 
 
 def in_ci() -> bool:

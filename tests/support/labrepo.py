@@ -7,14 +7,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from kubernetes_asyncio import client
+
 from fleet.config import FleetConfig
 from fleet.engine.sync import SyncOptions
 from fleet.model.changeset import ChangeSet
 from fleet.model.cluster import Selection
 from fleet.workflows.syncing import sync_fleet
 from fleet.workflows.workspace import Workspace
-from tests.labsession import LabSession
-from tests.unit.fleetfiles import commit_files, git_repo
+from tests.support.fleetfiles import commit_files, git_repo
+from tests.support.lab import LabSession
 
 NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {{ values.namespace }}\n"
 APP = """\
@@ -117,3 +119,15 @@ def push(fleet: FleetRepo, files: dict[str, str | None], message: str = "change"
     sha = fleet.commit(files, message)
     fleet.repo.remotes.origin.push()
     return sha
+
+
+# 150 ConfigMaps: a sync long enough to be killed halfway.
+MANY = "\n---\n".join(
+    f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:03d}\ndata: {{i: '{i}'}}" for i in range(150)
+)
+
+
+async def fleet_configmaps(lab: LabSession, namespace: str) -> set[str]:
+    async with lab.api("dev-1") as api:
+        items = (await client.CoreV1Api(api).list_namespaced_config_map(namespace)).items
+    return {i.metadata.name for i in items if (i.metadata.labels or {}).get("app.kubernetes.io/managed-by") == "fleet"}

@@ -23,7 +23,7 @@ from fleet.model.vocabulary import release_path
 from fleet.repo.envsettings import env_settings
 from fleet.repo.source import Snapshot
 from fleet.workflows.workspace import Workspace
-from tests.unit.fleetfiles import MINIMAL
+from tests.support.fleetfiles import MINIMAL
 
 FUZZ_CONFIG = FleetConfig(Path("/credentials"), render_timeout=2.0, render_memory_mb=384)
 
