@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fleet.concurrency import cancelling, stop_task
 from fleet.config import FleetConfig
 from fleet.errors import FleetError, InputError
 from fleet.hub.log import EventLog
@@ -79,6 +80,8 @@ class Hub:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # content must never stop the hub; fleet's own errors are handled inside
+            if cancelling():
+                raise asyncio.CancelledError from None
             revision = self.git.revision
             self._revision_failed(revision, f"could not load revision {revision[:12]}: {type(exc).__name__}: {exc}")
 
@@ -269,11 +272,9 @@ class Hub:
         return self._poller is not None and not self._poller.done()
 
     async def stop(self) -> None:
-        for task in (self._poller, self._ticker):
+        for task in (self._poller, self._ticker, *self._background):
             if task:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await stop_task(task)
         # In-flight applies are cancelled between requests; the inventory order keeps the cluster safe.
         await asyncio.gather(*(loop.stop() for loop in self.loops.values()))
         self.log("stopped")

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from fleet.concurrency import cancelling, stop_task
 from fleet.config import FleetConfig
 from fleet.engine.drift import DriftScan
 from fleet.engine.manager import ResourceManager
@@ -92,9 +93,7 @@ class ClusterLoop:
 
     async def stop(self) -> None:
         if self.task:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+            await stop_task(self.task)
         if self.watch:
             await self.watch.close()
         if self.api:
@@ -102,6 +101,8 @@ class ClusterLoop:
 
     async def _run(self) -> None:
         while True:
+            if cancelling():  # a cancellation that a request turned into an error on its way up
+                raise asyncio.CancelledError
             interval = self.backoff or self.settings.interval * random.uniform(0.9, 1.1)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), interval)

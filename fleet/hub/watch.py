@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 
+from fleet.concurrency import cancelling, stop_task
 from fleet.errors import ClusterError
 from fleet.kube.api import ApiError, ClusterApi, stream_lines
 from fleet.kube.discovery import Resource
@@ -55,11 +56,7 @@ class ClusterWatch:
             await asyncio.wait_for(asyncio.gather(*(e.wait() for e in self.ready.values())), timeout)
 
     async def close(self) -> None:
-        for task in self.tasks.values():
-            task.cancel()
-        for task in self.tasks.values():
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await asyncio.gather(*(stop_task(task) for task in self.tasks.values()))
         self.tasks.clear()
 
     async def _run(self, resource: Resource, ready: asyncio.Event) -> None:
@@ -69,6 +66,8 @@ class ClusterWatch:
         version = ""
         backoff = 0.5
         while True:
+            if cancelling():
+                raise asyncio.CancelledError
             try:
                 if not version:
                     listed = await self.api.get(path, labelSelector=selector)
@@ -106,6 +105,8 @@ class ClusterWatch:
             except asyncio.CancelledError:
                 raise
             except (ClusterError, ApiError, aiohttp.ClientError, OSError, TimeoutError, ValueError):
+                if cancelling():  # stopped mid-read: aiohttp may report it as a connection error
+                    raise asyncio.CancelledError from None
                 self.on_reconnect()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
