@@ -10,6 +10,8 @@ and the permission to run kubeconfig credential plugins live here.
                                             # two hubs managing one cluster need different names
     renderTimeout: 10                       # seconds one cluster's render may take (templates come from Git)
     renderMemoryMB: 1024                    # address space of a render worker process
+    helmPath: /usr/local/bin/helm           # Helm for chart sources (default: the one `fleet lab build` built)
+    kubectlPath: /usr/local/bin/kubectl     # kubectl for Kustomize sources (`kubectl kustomize`; same default)
 """
 
 from __future__ import annotations
@@ -23,7 +25,15 @@ from fleet.errors import InputError
 from fleet.paths import default_credentials_dir
 from fleet.yamlio import load_one
 
-KNOWN_KEYS = {"credentialsDir", "allowCredentialPlugins", "inventoryName", "renderTimeout", "renderMemoryMB"}
+KNOWN_KEYS = {
+    "credentialsDir",
+    "allowCredentialPlugins",
+    "inventoryName",
+    "renderTimeout",
+    "renderMemoryMB",
+    "helmPath",
+    "kubectlPath",
+}
 DEFAULT_INVENTORY = "fleet-inventory"
 
 
@@ -42,6 +52,8 @@ class FleetConfig:
     inventory: str = DEFAULT_INVENTORY
     render_timeout: float = 10.0
     render_memory_mb: int = 1024
+    helm_path: Path | None = None  # None: the pinned helm of the tools cache
+    kubectl_path: Path | None = None
 
     @classmethod
     def default(cls) -> FleetConfig:
@@ -81,4 +93,10 @@ class FleetConfig:
         memory = data.get("renderMemoryMB", 1024)
         if isinstance(memory, bool) or not isinstance(memory, int) or not 128 <= memory <= 1024 * 1024:
             raise InputError("must be a whole number of MiB, at least 128", path=str(path), field="renderMemoryMB")
-        return cls(credentials_dir, allow, inventory, float(timeout), memory)
+        tools = {}
+        for key in ("helmPath", "kubectlPath"):
+            value = data.get(key)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise InputError("must be the path of an executable", path=str(path), field=key)
+            tools[key] = Path(value).expanduser() if value else None
+        return cls(credentials_dir, allow, inventory, float(timeout), memory, tools["helmPath"], tools["kubectlPath"])

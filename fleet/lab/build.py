@@ -18,12 +18,16 @@ from fleet.errors import LabBuildError
 from fleet.lab.versions import (
     BINARIES,
     GOMOD_DIR,
+    HELM,
+    HELM_VERSION,
     KUBERNETES_VERSION,
     KUBERNETES_VERSIONS,
     Binary,
     bin_dir,
     control_plane_binaries,
+    helm_ldflags,
     kubernetes_bin_dir,
+    tools_bin_dir,
 )
 
 
@@ -83,6 +87,7 @@ def build_binaries(
     """The default set into ``target`` and each other Kubernetes version of ``versions`` into its own
     directory; what the cache has is kept unless ``force``."""
     results = _build_set(list(BINARIES), target or bin_dir(), KUBERNETES_VERSION, force=force, log=log)
+    results += _build_set([HELM], tools_bin_dir(), HELM_VERSION, force=force, log=log)
     for version in versions:
         if version != KUBERNETES_VERSION:
             binaries = list(control_plane_binaries(version))
@@ -109,7 +114,10 @@ def _build_set(
         log(f"building {label} ...")
         started = time.monotonic()
         partial = target / f".{binary.name}.partial"
-        ldflags = kubernetes_ldflags(version) if binary.stamp_kubernetes_version else "-s -w"
+        if binary.stamp_kubernetes_version:
+            ldflags = kubernetes_ldflags(version)
+        else:
+            ldflags = helm_ldflags() if binary == HELM else "-s -w"
         command = [go, "build", "-p", "2", "-trimpath", "-ldflags", ldflags, "-o", str(partial), binary.package]
         proc = subprocess.run(
             command, cwd=GOMOD_DIR / binary.module_dir, env=env, capture_output=True, text=True, check=False

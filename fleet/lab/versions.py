@@ -21,6 +21,7 @@ KUBERNETES_VERSIONS: dict[str, str] = {
 }
 ETCD_VERSION = "v3.6.16"
 KWOK_VERSION = "v0.8.0"
+HELM_VERSION = "v3.22.0"  # renders Helm chart sources; kustomize comes with the default kubectl
 
 GOMOD_DIR = Path(__file__).parent / "gomod"
 CONTROL_PLANE_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
@@ -112,3 +113,24 @@ def kubernetes_bin_dir(version: str) -> Path:
     if os.environ.get("FLEET_LAB_BIN_DIR"):
         return Path(os.environ["FLEET_LAB_BIN_DIR"]).expanduser() / f"k8s-{version}"
     return cache_root() / "lab" / f"k8s-{version}_{digest.hexdigest()[:12]}" / "bin"
+
+
+# ---- render tools ------------------------------------------------------------------------------------
+
+HELM = Binary("helm", "helm", "helm.sh/helm/v3/cmd/helm")
+
+
+def helm_ldflags() -> str:
+    return f"-s -w -X helm.sh/helm/v3/internal/version.version={HELM_VERSION}"
+
+
+def tools_bin_dir() -> Path:
+    """Where the render tools built from pinned modules live (helm), keyed by their go.mod/go.sum: apart
+    from the lab's control planes, so that a new helm pin never rebuilds Kubernetes."""
+    digest = hashlib.sha256(HELM_VERSION.encode())
+    for path in sorted((GOMOD_DIR / HELM.module_dir).glob("go.*")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    if os.environ.get("FLEET_LAB_BIN_DIR"):
+        return Path(os.environ["FLEET_LAB_BIN_DIR"]).expanduser() / "tools"
+    return cache_root() / "tools" / f"helm-{HELM_VERSION}_{digest.hexdigest()[:12]}" / "bin"

@@ -23,6 +23,7 @@ class RenderedCluster:
     base_revision: str  # the revision base was read at (the env's release pin)
     objects: Mapping[ObjectKey, dict[str, Any]]  # in apply order
     release_values: Mapping[str, Any] = field(default_factory=dict)  # the values of the env's release pin
+    notes: tuple[str, ...] = ()  # what rendering left out on purpose (chart hooks), for `fleet render`
 
     @property
     def release(self) -> dict[str, Any]:

@@ -26,7 +26,8 @@ INVENTORY_NAME = "fleet-inventory"  # the default; the hub's config may name ano
 CLUSTERS_DIR = "clusters"
 OVERLAYS = "overlays"
 BASE = f"{OVERLAYS}/base"
-RESERVED_FILES = frozenset({"values.yaml", "release.yaml", "env.yaml"})  # not manifests
+SOURCES_FILE = "sources.yaml"  # Helm charts and Kustomize directories of the base or an env
+RESERVED_FILES = frozenset({"values.yaml", "release.yaml", "env.yaml", SOURCES_FILE})  # not manifests
 HEAD_REVISIONS = frozenset({"", "HEAD"})  # a release pin at these renders the revision being read
 ROLLOUT_WAVE_LABEL = "wave"  # registry label: the wave of a cluster inside its env's rollouts
 

@@ -18,6 +18,7 @@ Values merge base < env < cluster < release; templates see ``values``, ``cluster
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fleet.errors import FleetError, RenderError
@@ -31,16 +32,25 @@ from fleet.model.vocabulary import (
     HEAD_REVISIONS,
     OVERLAYS,
     RESERVED_FILES,
+    SOURCES_FILE,
     release_path,
 )
 from fleet.render.objects import check_object, default_namespace, documents, label, scopes_of_crds
 from fleet.render.patchfiles import apply_patch_file
+from fleet.render.sources import HelmSource, parse_sources, runner_for
 from fleet.render.templates import TemplateSet
+from fleet.render.tools import Tools
 from fleet.render.values import merge_all
 from fleet.repo.source import Snapshot
 from fleet.yamlio import load_one
 
 MAX_OBJECTS = 10_000  # per cluster
+
+
+@dataclass(frozen=True)
+class ProducedObjects:
+    objects: list[tuple[dict[str, Any], str, int]]  # object, file, number
+    notes: list[str]
 
 
 def manifest_paths(snapshot: Snapshot, directory: str) -> list[str]:
@@ -59,9 +69,16 @@ class Renderer:
     """Renders clusters from one snapshot. Templates are compiled and YAML files parsed once per revision
     and path, whatever the number of clusters."""
 
-    def __init__(self, snapshot: Snapshot, *, load_revision: Callable[[str], Snapshot] | None = None) -> None:
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        *,
+        load_revision: Callable[[str], Snapshot] | None = None,
+        tools: Tools | None = None,
+    ) -> None:
         self.snapshot = snapshot
         self.load_revision = load_revision
+        self.tools = tools or Tools()  # none: sources.yaml fails with how to get the tools
         self._templates: dict[str, TemplateSet] = {}
         self._yaml: dict[tuple[str, str], Any] = {}
         self._releases: dict[str, Release] = {}
@@ -158,6 +175,12 @@ class Renderer:
         for path in manifest_paths(base, BASE) + manifest_paths(self.snapshot, env_dir):
             text = templates.render(path, context, cluster=cluster.name)
             objects += [(obj, path, number) for obj, number in documents(text, path, cluster.name)]
+        notes: list[str] = []
+        for path in (f"{BASE}/{SOURCES_FILE}", f"{env_dir}/{SOURCES_FILE}"):
+            if templates.snapshot.exists(path):
+                produced = self._sources(templates, path, context, cluster, namespace)
+                objects += produced.objects
+                notes += produced.notes
         crd_scopes = scopes_of_crds(o for o, _, _ in objects)
         for path in self.snapshot.listdir(f"{env_dir}/patches", suffixes=(".yaml", ".yml")):
             text = templates.render(path, context, cluster=cluster.name)
@@ -182,4 +205,30 @@ class Renderer:
                 f"renders {len(result)} objects, over the limit of {MAX_OBJECTS}", path=env_dir, cluster=cluster.name
             )
         ordered = dict(sorted(result.items(), key=lambda kv: apply_order(kv[0], kv[1])))
-        return RenderedCluster(cluster, self.snapshot.revision, base.revision, ordered, dict(release.values))
+        return RenderedCluster(
+            cluster, self.snapshot.revision, base.revision, ordered, dict(release.values), tuple(notes)
+        )
+
+    def _sources(
+        self, templates: TemplateSet, path: str, context: dict[str, Any], cluster: Cluster, namespace: str
+    ) -> ProducedObjects:
+        """The objects of the Helm charts and Kustomize directories ``path`` declares."""
+        text = templates.render(path, context, cluster=cluster.name)
+        runner = runner_for(self.tools)
+        minor = cluster.kubernetes_version
+        kube_version = f"v{minor}.0" if minor else ""
+        objects: list[tuple[dict[str, Any], str, int]] = []
+        notes: list[str] = []
+        for source in parse_sources(text, path, cluster=cluster.name, namespace=namespace):
+            produced = runner.produce(
+                source, templates.snapshot, path=path, cluster=cluster.name, kube_version=kube_version
+            )
+            where = f"{path} ({'helm ' + source.release if isinstance(source, HelmSource) else 'kustomize'})"
+            scopes = scopes_of_crds(produced.objects)
+            for number, obj in enumerate(produced.objects, start=1):
+                check_object(obj, f"{where} (object {number})", 0, cluster.name)
+                if isinstance(source, HelmSource):
+                    default_namespace(obj, source.namespace, scopes)  # the release's namespace, as helm would
+                objects.append((obj, path, number))
+            notes += produced.notes
+        return ProducedObjects(objects, notes)

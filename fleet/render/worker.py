@@ -51,6 +51,7 @@ from fleet.model.cluster import Cluster
 from fleet.model.objects import ObjectKey
 from fleet.model.vocabulary import SOURCE_ANNOTATION
 from fleet.render.engine import Renderer
+from fleet.render.tools import TOOL_MEMORY_MB, Tools
 from fleet.repo.source import Snapshot
 
 DEFAULT_TIMEOUT = 10.0  # seconds per cluster
@@ -74,6 +75,7 @@ class Bundle:
 
     snapshot: Snapshot
     pinned: Mapping[str, Snapshot | str]  # a revision -> its snapshot, or why it could not be read
+    tools: Tools = field(default_factory=Tools)  # Helm and Kustomize for sources.yaml
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
@@ -83,6 +85,7 @@ class RenderResult:
     base_revision: str
     objects: dict[ObjectKey, dict[str, Any]]
     release_values: dict[str, Any]
+    notes: tuple[str, ...] = ()
 
 
 # ---- the worker process ----------------------------------------------------------------------------
@@ -141,13 +144,15 @@ def _render_in_worker(renderer: Renderer, cluster: Cluster) -> bytes:
     rendered = renderer.render(cluster)
     objects = _encode_objects(rendered.objects)
     release = json.dumps(rendered.release_values, allow_nan=False, default=_json_default)
-    head = json.dumps({"revision": rendered.revision, "base": rendered.base_revision})
+    head = json.dumps({"revision": rendered.revision, "base": rendered.base_revision, "notes": list(rendered.notes)})
     return f'{{"ok":{head},"release":{release},"objects":{objects}}}'.encode()
 
 
 def _worker_main(conn: Connection, memory_mb: int) -> None:
     limit = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    # Hard limit at the tools' own: a Helm or Kustomize run (a Go program) needs more address space than
+    # a render, and gets its own limit in its own process; the worker itself stays within ``memory_mb``.
+    resource.setrlimit(resource.RLIMIT_AS, (limit, max(limit, TOOL_MEMORY_MB * 1024 * 1024)))
     renderers: OrderedDict[str, Renderer] = OrderedDict()
     while True:
         try:
@@ -163,7 +168,7 @@ def _worker_main(conn: Connection, memory_mb: int) -> None:
                     return found
                 raise SourceError(found or f"revision {revision!r} was not read for this render")
 
-            renderers[token] = Renderer(bundle.snapshot, load_revision=load)
+            renderers[token] = Renderer(bundle.snapshot, load_revision=load, tools=bundle.tools)
             while len(renderers) > SNAPSHOTS_PER_WORKER:
                 renderers.popitem(last=False)
         renderer = renderers.get(token)
@@ -326,7 +331,7 @@ def _result(reply: dict[str, Any], cluster: Cluster) -> RenderResult:
         )
     head = reply["ok"]
     objects = {ObjectKey(*key): obj for key, obj in reply["objects"]}
-    return RenderResult(head["revision"], head["base"], objects, reply["release"])
+    return RenderResult(head["revision"], head["base"], objects, reply["release"], tuple(head.get("notes") or ()))
 
 
 _pools: dict[RenderLimits, RenderPool] = {}

@@ -4,6 +4,7 @@ revisions."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -11,11 +12,13 @@ from functools import cached_property
 from pathlib import Path
 
 from fleet.config import FleetConfig
-from fleet.errors import FleetError, SourceError
+from fleet.errors import FleetError, InputError, SourceError
+from fleet.lab.versions import bin_dir, tools_bin_dir
 from fleet.model.cluster import Cluster, Registry, Selection
 from fleet.model.rendered import RenderedCluster
 from fleet.model.vocabulary import HEAD_REVISIONS
 from fleet.render.engine import Renderer, envs_of
+from fleet.render.tools import Tools, tool_version
 from fleet.render.worker import Bundle, RenderLimits, shared_pool
 from fleet.repo.registry import load_registry
 from fleet.repo.source import Repository, Snapshot, working_tree
@@ -67,7 +70,7 @@ class Workspace:
                 pinned[revision] = self.repository.snapshot(revision)
             except FleetError as exc:
                 pinned[revision] = str(exc)
-        return Bundle(self.snapshot, pinned)
+        return Bundle(self.snapshot, pinned, render_tools(self.config))
 
     def select(self, selection: Selection) -> list[Cluster]:
         return self.registry.select(selection)
@@ -75,7 +78,9 @@ class Workspace:
     def render(self, cluster: Cluster) -> RenderedCluster:
         """One cluster's desired objects, rendered in a worker process within the render limits."""
         result = shared_pool(self.limits).render(self.bundle, cluster)
-        return RenderedCluster(cluster, result.revision, result.base_revision, result.objects, result.release_values)
+        return RenderedCluster(
+            cluster, result.revision, result.base_revision, result.objects, result.release_values, result.notes
+        )
 
     def render_all(self, clusters: Sequence[Cluster]) -> list[RenderedCluster]:
         """Every cluster rendered (in parallel workers) before anything else happens; the first failure in
@@ -93,3 +98,29 @@ def _repository_or_none(path: Path) -> Repository | None:
         return Repository(path)
     except SourceError:
         return None
+
+
+def render_tools(config: FleetConfig) -> Tools:
+    """The Helm and kubectl that render sources: the hub config's (their versions checked once), else the
+    pinned ones `fleet lab build` built (empty when neither exists: a sources.yaml then fails with how to
+    get them)."""
+    for field, configured, tool in (
+        ("helmPath", config.helm_path, "helm"),
+        ("kubectlPath", config.kubectl_path, "kustomize"),
+    ):
+        if configured is not None:
+            _checked(str(configured), tool, field)
+    helm = config.helm_path or tools_bin_dir() / "helm"
+    kubectl = config.kubectl_path or bin_dir() / "kubectl"
+    return Tools(
+        helm=str(helm) if helm.is_file() else "",
+        kubectl=str(kubectl) if kubectl.is_file() else "",
+    )
+
+
+@functools.cache
+def _checked(binary: str, tool: str, field: str) -> str:
+    try:
+        return tool_version(binary, tool)
+    except ValueError as exc:
+        raise InputError(str(exc), field=field) from None
