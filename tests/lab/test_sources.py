@@ -107,3 +107,42 @@ async def test_a_remote_kustomize_base_is_refused_by_name(dev_only: FleetRepo) -
     code, _out, err = await asyncio.to_thread(invoke, fleet, "render")
     assert code == 2
     assert "overlays/dev/kustomize/kustomization.yaml, field 'resources' (cluster dev-1): remote resources" in err
+
+
+async def test_a_chart_bump_promoted_from_dev_to_staging_changes_only_the_charts_objects(
+    dev_and_staging: FleetRepo,
+) -> None:
+    fleet = dev_and_staging
+    first = fleet.commit(
+        {
+            **CHART_FILES,
+            "overlays/dev/sources.yaml": sources(kustomize=False),
+            "overlays/staging/sources.yaml": sources(kustomize=False),
+        },
+        "the shop-api chart",
+    )
+    fleet.commit(
+        {"overlays/dev/release.yaml": "revision: HEAD\n", "overlays/staging/release.yaml": f"revision: {first}\n"},
+        "pins",
+    )
+    synced = await fleet.sync(wait=True, wait_timeout=90)
+    assert all(cs.matches_git for cs in synced.values()), {n: cs.error for n, cs in synced.items()}
+
+    bump = CHART_FILES[f"{CHART}/templates/configmap.yaml"] + "  chart: {{ .Chart.Version | quote }}\n"
+    chart_yaml = CHART_FILES[f"{CHART}/Chart.yaml"].replace("version: 0.3.0", "version: 0.4.0")
+    fleet.commit({f"{CHART}/templates/configmap.yaml": bump, f"{CHART}/Chart.yaml": chart_yaml}, "shop-api 0.4.0")
+    after_bump = await fleet.sync(wait=True, wait_timeout=90)
+    configured = {n: {str(c.key) for c in cs.changes if c.action is Action.CONFIGURED} for n, cs in after_bump.items()}
+    assert configured == {"dev-1": {f"ConfigMap/{fleet.namespace}/shop-api-config"}, "staging-1": set()}
+    # staging stays on its pin: no object changes (only its inventory records the new revision)
+    assert {c.action for c in after_bump["staging-1"].changes} == {Action.UNCHANGED}
+
+    code, out, err = await asyncio.to_thread(invoke, fleet, "promote", "--from", "dev", "--to", "staging")
+    assert code == 0, out + err
+    assert "promoted dev -> staging" in out
+    promoted = (await fleet.sync())["staging-1"]
+    changed = {str(c.key) for c in promoted.changes if c.action is not Action.UNCHANGED}
+    assert changed == {f"ConfigMap/{fleet.namespace}/shop-api-config"}, changed
+    async with fleet.lab.api("staging-1") as api:
+        live = await client.CoreV1Api(api).read_namespaced_config_map("shop-api-config", fleet.namespace)
+    assert live.data == {"greeting": "hello", "chart": "0.4.0"}
