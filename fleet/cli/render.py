@@ -43,7 +43,11 @@ def render(workspace: Workspace, selection: Selection, fmt: str, check: bool) ->
             raise CheckFailed(f"{len(problems)} of {len(rendered)} clusters cannot take this revision as it is")
         click.echo(f"every object's API is served by its cluster ({len(rendered)} clusters)")
         return
-    for note in (n for r in rendered for n in r.notes):
-        click.echo(f"note: {note}", err=True)
+    clusters_of: dict[str, list[str]] = {}
+    for r in rendered:
+        for note in r.notes:
+            clusters_of.setdefault(note, []).append(r.cluster.name)
+    for note, names in clusters_of.items():
+        click.echo(f"note ({', '.join(names)}): {note}", err=True)
     objects = [obj for r in rendered for obj in r.objects.values()]
     click.echo(dump_yaml(objects) if fmt == "yaml" else dump_json(objects), nl=False)

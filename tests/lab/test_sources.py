@@ -80,7 +80,10 @@ async def test_render_names_the_hooks_it_leaves_out(dev_only: FleetRepo) -> None
     code, out, err = await asyncio.to_thread(invoke, dev_only, "render", "--cluster", "dev-1")
     assert code == 0, err
     assert "name: shop-api-config" in out and "name: kz-settings" in out
-    assert "note: overlays/dev/sources.yaml: helm chart overlays/base/charts/shop-api: hook Pod/shop-api-test" in err
+    assert (
+        "note (dev-1): overlays/dev/sources.yaml: helm chart overlays/base/charts/shop-api: hook Pod/shop-api-test"
+        in err
+    )
 
 
 async def test_a_broken_chart_is_one_line_naming_file_and_cluster_and_changes_nothing(dev_only: FleetRepo) -> None:
