@@ -12,6 +12,8 @@ and the permission to run kubeconfig credential plugins live here.
     renderMemoryMB: 1024                    # address space of a render worker process
     helmPath: /usr/local/bin/helm           # Helm for chart sources (default: the one `fleet lab build` built)
     kubectlPath: /usr/local/bin/kubectl     # kubectl for Kustomize sources (`kubectl kustomize`; same default)
+    chartRepositories:                      # HTTP chart repositories sources.yaml may fetch from (none by default)
+      - https://charts.example.com
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ KNOWN_KEYS = {
     "renderMemoryMB",
     "helmPath",
     "kubectlPath",
+    "chartRepositories",
 }
 DEFAULT_INVENTORY = "fleet-inventory"
 
@@ -54,6 +57,7 @@ class FleetConfig:
     render_memory_mb: int = 1024
     helm_path: Path | None = None  # None: the pinned helm of the tools cache
     kubectl_path: Path | None = None
+    chart_repositories: tuple[str, ...] = ()
 
     @classmethod
     def default(cls) -> FleetConfig:
@@ -99,4 +103,18 @@ class FleetConfig:
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise InputError("must be the path of an executable", path=str(path), field=key)
             tools[key] = Path(value).expanduser() if value else None
-        return cls(credentials_dir, allow, inventory, float(timeout), memory, tools["helmPath"], tools["kubectlPath"])
+        repositories = data.get("chartRepositories") or []
+        if not isinstance(repositories, list) or not all(
+            isinstance(r, str) and r.startswith(("http://", "https://")) for r in repositories
+        ):
+            raise InputError("must be a list of http(s) URLs", path=str(path), field="chartRepositories")
+        return cls(
+            credentials_dir,
+            allow,
+            inventory,
+            float(timeout),
+            memory,
+            tools["helmPath"],
+            tools["kubectlPath"],
+            tuple(r.rstrip("/") for r in repositories),
+        )

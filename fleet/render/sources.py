@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,13 +37,15 @@ import yaml
 
 from fleet.errors import RenderError
 from fleet.model.vocabulary import OVERLAYS
+from fleet.render.chartrepo import fetch_chart
 from fleet.render.tools import Tools, run_tool, workdir
 from fleet.repo.source import Snapshot
 from fleet.yamlio import load_all, load_one
 
 HOOK_ANNOTATION = "helm.sh/hook"
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-HELM_FIELDS = {"chart", "release", "namespace", "includeCRDs", "values"}
+HELM_FIELDS = {"chart", "release", "namespace", "includeCRDs", "values", "repo", "version"}
+EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$")
 KUSTOMIZE_FIELDS = {"path"}
 CACHE_ENTRIES = 256
 _REMOTE_MARKERS = ("://", "github.com/", "gitlab.com/", "bitbucket.org/", "git@", "git::", "ssh:")
@@ -51,11 +54,13 @@ _REFERENCE_FIELDS = ("resources", "bases", "components", "crds", "generators", "
 
 @dataclass(frozen=True)
 class HelmSource:
-    chart: str  # repository path of the chart directory
+    chart: str  # repository path of the chart directory; with ``repo``: the chart's name in that repository
     release: str
     namespace: str
     include_crds: bool
     values: Mapping[str, Any] = field(default_factory=dict)
+    repo: str = ""  # an HTTP chart repository (the hub config must allow it)
+    version: str = ""  # with ``repo``: the exact version
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,23 @@ def parse_sources(text: str, path: str, *, cluster: str, namespace: str) -> list
     for index, entry in enumerate(_entries(data, "helm", path, cluster)):
         where = f"helm[{index}]"
         _known(entry, HELM_FIELDS, where, path, cluster)
-        chart = _inside(directory, _string(entry, "chart", where, path, cluster), f"{where}.chart", path, cluster)
+        repo, version = entry.get("repo"), entry.get("version")
+        if repo is None:
+            if version is not None:
+                raise RenderError("only with repo", path=path, field=f"{where}.version", cluster=cluster)
+            chart = _inside(directory, _string(entry, "chart", where, path, cluster), f"{where}.chart", path, cluster)
+        else:
+            if not isinstance(repo, str) or not repo.startswith(("http://", "https://")):
+                message = "must be an http(s) chart repository URL (OCI registries are not supported)"
+                raise RenderError(message, path=path, field=f"{where}.repo", cluster=cluster)
+            if not isinstance(version, str) or not EXACT_VERSION.match(version):
+                message = "must be the chart's exact version (1.2.3): ranges would change what runs without a commit"
+                raise RenderError(message, path=path, field=f"{where}.version", cluster=cluster)
+            chart = _string(entry, "chart", where, path, cluster)
+            if "/" in chart:
+                raise RenderError(
+                    "the chart's name in the repository", path=path, field=f"{where}.chart", cluster=cluster
+                )
         release = entry.get("release", posixpath.basename(chart))
         ns = entry.get("namespace", namespace)
         for name, value in (("release", release), ("namespace", ns)):
@@ -98,7 +119,7 @@ def parse_sources(text: str, path: str, *, cluster: str, namespace: str) -> list
         values = entry.get("values") or {}
         if not isinstance(values, dict):
             raise RenderError("must be a mapping", path=path, field=f"{where}.values", cluster=cluster)
-        found.append(HelmSource(chart, release, ns, crds, values))
+        found.append(HelmSource(chart, release, ns, crds, values, repo or "", version or ""))
     for index, entry in enumerate(_entries(data, "kustomize", path, cluster)):
         where = f"kustomize[{index}]"
         _known(entry, KUSTOMIZE_FIELDS, where, path, cluster)
@@ -157,7 +178,7 @@ class SourceRunner:
     ) -> Produced:
         if isinstance(source, HelmSource):
             text = self._helm(source, snapshot, path=path, cluster=cluster, kube_version=kube_version)
-            what = f"helm chart {source.chart}"
+            what = f"helm chart {source.chart}" + (f" {source.version} from {source.repo}" if source.repo else "")
         else:
             text = self._kustomize(source, snapshot, path=path, cluster=cluster)
             what = f"kustomization {source.path}"
@@ -183,11 +204,23 @@ class SourceRunner:
                 path=path,
                 cluster=cluster,
             )
-        files = _subtree(snapshot, source.chart)
-        if not any(p.endswith("/Chart.yaml") and p.count("/") == source.chart.count("/") + 1 for p in files):
-            raise RenderError(f"{source.chart}/Chart.yaml missing: not a chart", path=path, cluster=cluster)
+        if source.repo:
+            package = fetch_chart(
+                repo=source.repo,
+                name=source.chart,
+                version=source.version,
+                repositories=self.tools.chart_repositories,
+                cache=Path(self.tools.chart_cache),
+                path=path,
+                cluster=cluster,
+            )
+            files, chart = {"chart.tgz": package}, "chart.tgz"
+        else:
+            files, chart = _subtree(snapshot, source.chart), source.chart
+            if not any(p.endswith("/Chart.yaml") and p.count("/") == chart.count("/") + 1 for p in files):
+                raise RenderError(f"{chart}/Chart.yaml missing: not a chart", path=path, cluster=cluster)
         values = yaml.safe_dump(json.loads(json.dumps(dict(source.values), default=str)), sort_keys=True)
-        command = ["template", source.release, f"tree/{source.chart}", "--namespace", source.namespace]
+        command = ["template", source.release, f"tree/{chart}", "--namespace", source.namespace]
         command += ["--values", "values.yaml"]
         if source.include_crds:
             command.append("--include-crds")

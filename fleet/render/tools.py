@@ -39,6 +39,8 @@ class Tools:
 
     helm: str = ""
     kubectl: str = ""  # `kubectl kustomize` is kustomize, pinned with the lab's kubectl
+    chart_repositories: tuple[str, ...] = ()  # the HTTP chart repositories the hub config allows
+    chart_cache: str = ""  # where fetched, verified chart packages are kept (by digest)
 
 
 def _isolate(memory_mb: int) -> None:

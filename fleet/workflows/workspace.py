@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fleet.config import FleetConfig
 from fleet.errors import FleetError, InputError, SourceError
-from fleet.lab.versions import bin_dir, tools_bin_dir
+from fleet.lab.versions import bin_dir, cache_root, tools_bin_dir
 from fleet.model.cluster import Cluster, Registry, Selection
 from fleet.model.rendered import RenderedCluster
 from fleet.model.vocabulary import HEAD_REVISIONS
@@ -115,6 +115,8 @@ def render_tools(config: FleetConfig) -> Tools:
     return Tools(
         helm=str(helm) if helm.is_file() else "",
         kubectl=str(kubectl) if kubectl.is_file() else "",
+        chart_repositories=config.chart_repositories,
+        chart_cache=str(cache_root() / "charts"),
     )
 
 

@@ -31,6 +31,8 @@ def test_charts_and_kustomizations_with_their_defaults() -> None:
         HelmSource("overlays/base/charts/db", "db-main", "data", False, {}),
         KustomizeSource("overlays/dev/kustomize"),
     ]
+    [remote] = parse("helm:\n  - {repo: 'https://charts.example.com/', chart: db, version: 1.2.3}\n")
+    assert remote == HelmSource("db", "db", "shop", True, {}, "https://charts.example.com/", "1.2.3")
 
 
 def test_an_empty_file_declares_nothing() -> None:
@@ -53,6 +55,11 @@ def test_an_empty_file_declares_nothing() -> None:
         ("helm: [{chart: ../../../etc}]\n", "helm[0].chart", "'../../../etc' is not a directory of overlays/"),
         ("kustomize: [{path: 'https://example.com/k'}]\n", "kustomize[0].path", "is not a directory of overlays/"),
         ("kustomize: [{path: ../../clusters}]\n", "kustomize[0].path", "is not a directory of overlays/"),
+        ("helm: [{chart: x, version: 1.0.0}]\n", "helm[0].version", "only with repo"),
+        ("helm: [{chart: x, repo: 'oci://r.example/c', version: 1.0.0}]\n", "helm[0].repo", "OCI registries are not"),
+        ("helm: [{chart: x, repo: 'https://c.example', version: '~1.0'}]\n", "helm[0].version", "exact version"),
+        ("helm: [{chart: x, repo: 'https://c.example'}]\n", "helm[0].version", "exact version"),
+        ("helm: [{chart: a/b, repo: 'https://c.example', version: 1.0.0}]\n", "helm[0].chart", "the chart's name"),
     ],
 )
 def test_bad_declarations_name_the_file_field_and_cluster(text: str, field: str | None, message: str) -> None:
