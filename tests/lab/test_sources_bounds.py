@@ -68,3 +68,18 @@ def test_a_chart_has_no_network() -> None:
         return
     [configmap] = [o for k, o in rendered.objects.items() if k.name == "dns"]
     assert configmap["data"]["ip"] == ""
+
+
+def test_a_kustomization_reads_only_files_of_the_repository() -> None:
+    generator = "configMapGenerator:\n  - name: leak\n    files: [../../../../../../../../etc/passwd]\n"
+    ws = workspace(
+        {
+            "overlays/dev/sources.yaml": "kustomize:\n  - path: kustomize\n",
+            "overlays/dev/kustomize/kustomization.yaml": generator,
+        }
+    )
+    with pytest.raises(InputError) as info:
+        ws.render(ws.registry.get("dev-1"))
+    message = str(info.value)
+    assert message.startswith("overlays/dev/sources.yaml (cluster dev-1): kustomize build failed:"), message
+    assert "root:" not in message
