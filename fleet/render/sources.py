@@ -23,12 +23,14 @@ values), so clusters that share values run the tool once per worker.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import posixpath
 import re
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +49,8 @@ KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization
 HELM_FIELDS = {"chart", "release", "namespace", "includeCRDs", "values", "repo", "version"}
 EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$")
 KUSTOMIZE_FIELDS = {"path"}
-CACHE_ENTRIES = 256
+CACHE_ENTRIES = 256  # tool outputs a worker keeps in memory
+SHARED_ENTRIES = 4096  # tool outputs the workers of one process share on disk
 _REMOTE_MARKERS = ("://", "github.com/", "gitlab.com/", "bitbucket.org/", "git@", "git::", "ssh:")
 _REFERENCE_FIELDS = ("resources", "bases", "components", "crds", "generators", "transformers", "validators")
 
@@ -166,6 +169,7 @@ class SourceRunner:
     def __init__(self, tools: Tools) -> None:
         self.tools = tools
         self._cache: OrderedDict[str, str] = OrderedDict()
+        self._writes = 0
 
     def produce(
         self,
@@ -226,15 +230,14 @@ class SourceRunner:
             command.append("--include-crds")
         if kube_version:
             command += ["--kube-version", kube_version]
-        key = _key(self.tools.helm, command, files, values.encode())
-        if key not in self._cache:
+
+        def run() -> str:
             with workdir(files) as root:
                 (root / "values.yaml").write_text(values)
                 argv = [self.tools.helm, *command]
-                self._remember(
-                    key, run_tool(argv, root=root, cwd=root, what="helm template", path=path, cluster=cluster)
-                )
-        return self._cache[key]
+                return run_tool(argv, root=root, cwd=root, what="helm template", path=path, cluster=cluster)
+
+        return self._cached(_key(self.tools.helm, command, files, values.encode()), run)
 
     def _kustomize(self, source: KustomizeSource, snapshot: Snapshot, *, path: str, cluster: str) -> str:
         if not self.tools.kubectl:
@@ -250,19 +253,44 @@ class SourceRunner:
             if posixpath.basename(name) in KUSTOMIZATION_FILES:
                 _refuse_remote(name, content, cluster)
         command = ["kustomize", f"tree/{source.path}"]
-        key = _key(self.tools.kubectl, command, files, b"")
-        if key not in self._cache:
+
+        def run() -> str:
             with workdir(files) as root:
                 argv = [self.tools.kubectl, *command]
-                self._remember(
-                    key, run_tool(argv, root=root, cwd=root, what="kustomize build", path=path, cluster=cluster)
-                )
-        return self._cache[key]
+                return run_tool(argv, root=root, cwd=root, what="kustomize build", path=path, cluster=cluster)
 
-    def _remember(self, key: str, text: str) -> None:
+        return self._cached(_key(self.tools.kubectl, command, files, b""), run)
+
+    def _cached(self, key: str, run: Callable[[], str]) -> str:
+        """The output for ``key``: from this worker's memory, else from the directory the workers of this
+        process share (a cluster rendered by another worker last time), else from running the tool."""
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        shared = Path(self.tools.shared_cache) / f"{key}.yaml" if self.tools.shared_cache else None
+        try:
+            text = shared.read_text() if shared is not None else None
+        except OSError:
+            text = None
+        if text is None:
+            text = run()
+            if shared is not None:
+                self._share(shared, text)
         self._cache[key] = text
         while len(self._cache) > CACHE_ENTRIES:
             self._cache.popitem(last=False)
+        return text
+
+    def _share(self, target: Path, text: str) -> None:
+        with contextlib.suppress(OSError):
+            partial = target.with_name(f".{target.name}.{os.getpid()}")
+            partial.write_text(text)
+            os.replace(partial, target)  # whole or absent, never half-written for another worker
+            self._writes += 1
+            if self._writes % 64 == 0:
+                entries = sorted(target.parent.glob("*.yaml"), key=lambda p: p.stat().st_mtime)
+                for old in entries[: max(0, len(entries) - SHARED_ENTRIES)]:
+                    old.unlink(missing_ok=True)
 
 
 def _subtree(snapshot: Snapshot, directory: str) -> dict[str, bytes]:

@@ -41,6 +41,7 @@ class Tools:
     kubectl: str = ""  # `kubectl kustomize` is kustomize, pinned with the lab's kubectl
     chart_repositories: tuple[str, ...] = ()  # the HTTP chart repositories the hub config allows
     chart_cache: str = ""  # where fetched, verified chart packages are kept (by digest)
+    shared_cache: str = ""  # a private directory where the render workers of one process share tool output
 
 
 def _isolate(memory_mb: int) -> None:

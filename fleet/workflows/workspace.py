@@ -4,7 +4,10 @@ revisions."""
 
 from __future__ import annotations
 
+import atexit
 import functools
+import shutil
+import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -117,7 +120,17 @@ def render_tools(config: FleetConfig) -> Tools:
         kubectl=str(kubectl) if kubectl.is_file() else "",
         chart_repositories=config.chart_repositories,
         chart_cache=str(cache_root() / "charts"),
+        shared_cache=_shared_render_cache(),
     )
+
+
+@functools.cache
+def _shared_render_cache() -> str:
+    """A private directory, for this process's life, where its render workers share tool output (keyed by
+    every input, so content from Git cannot be confused with other content)."""
+    directory = tempfile.mkdtemp(prefix="fleet-renders-")
+    atexit.register(shutil.rmtree, directory, True)
+    return directory
 
 
 @functools.cache
