@@ -5,17 +5,21 @@ line naming the file and the cluster, and changes nothing anywhere."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from click.testing import CliRunner
 from kubernetes_asyncio import client
 
 from fleet.cli import cli
-from fleet.model.changeset import Action
+from fleet.model.changeset import Action, ChangeSet
 from fleet.model.cluster import Selection
 from fleet.model.health import Code
 from fleet.workflows.status import fleet_report
 from tests.support.charts import CHART, CHART_FILES, KUSTOMIZE_FILES, kustomize_overlay, sources
+from tests.support.lab import LabSession
 from tests.support.labrepo import FleetRepo
+
+KUSTOMIZE_BASE = "kustomize:\n  - path: ../base/kustomize\n"
 
 
 def with_sources(fleet: FleetRepo, **options: object) -> None:
@@ -112,40 +116,50 @@ async def test_a_remote_kustomize_base_is_refused_by_name(dev_only: FleetRepo) -
     assert "overlays/dev/kustomize/kustomization.yaml, field 'resources' (cluster dev-1): remote resources" in err
 
 
-async def test_a_chart_bump_promoted_from_dev_to_staging_changes_only_the_charts_objects(
-    dev_and_staging: FleetRepo,
+async def test_a_chart_and_kustomize_bump_is_promoted_dev_to_staging_to_prod_changing_only_their_objects(
+    tmp_path: Path, lab_session: LabSession
 ) -> None:
-    fleet = dev_and_staging
-    first = fleet.commit(
-        {
-            **CHART_FILES,
-            "overlays/dev/sources.yaml": sources(kustomize=False),
-            "overlays/staging/sources.yaml": sources(kustomize=False),
-        },
-        "the shop-api chart",
-    )
-    fleet.commit(
-        {"overlays/dev/release.yaml": "revision: HEAD\n", "overlays/staging/release.yaml": f"revision: {first}\n"},
-        "pins",
-    )
+    envs = {"dev-1": "dev", "staging-1": "staging", "prod-eu-1": "prod"}
+    fleet = FleetRepo(tmp_path / "repo", lab_session, envs)
+    env_sources = {f"overlays/{env}/sources.yaml": sources(kustomize=False) + KUSTOMIZE_BASE for env in envs.values()}
+    first = fleet.commit({**CHART_FILES, **KUSTOMIZE_FILES, **env_sources}, "the shop-api chart and a kustomization")
+    pins = {f"overlays/{env}/release.yaml": f"revision: {first}\n" for env in ("staging", "prod")}
+    fleet.commit({"overlays/dev/release.yaml": "revision: HEAD\n", **pins}, "pins")
     synced = await fleet.sync(wait=True, wait_timeout=90)
     assert all(cs.matches_git for cs in synced.values()), {n: cs.error for n, cs in synced.items()}
 
+    # The bump lands in overlays/base: the chart's version and a template, and the kustomize base.
     bump = CHART_FILES[f"{CHART}/templates/configmap.yaml"] + "  chart: {{ .Chart.Version | quote }}\n"
     chart_yaml = CHART_FILES[f"{CHART}/Chart.yaml"].replace("version: 0.3.0", "version: 0.4.0")
-    fleet.commit({f"{CHART}/templates/configmap.yaml": bump, f"{CHART}/Chart.yaml": chart_yaml}, "shop-api 0.4.0")
-    after_bump = await fleet.sync(wait=True, wait_timeout=90)
-    configured = {n: {str(c.key) for c in cs.changes if c.action is Action.CONFIGURED} for n, cs in after_bump.items()}
-    assert configured == {"dev-1": {f"ConfigMap/{fleet.namespace}/shop-api-config"}, "staging-1": set()}
-    # staging stays on its pin: no object changes (only its inventory records the new revision)
-    assert {c.action for c in after_bump["staging-1"].changes} == {Action.UNCHANGED}
+    settings = KUSTOMIZE_FILES["overlays/base/kustomize/settings.yaml"].replace("size: small", "size: large")
+    fleet.commit(
+        {
+            f"{CHART}/templates/configmap.yaml": bump,
+            f"{CHART}/Chart.yaml": chart_yaml,
+            "overlays/base/kustomize/settings.yaml": settings,
+        },
+        "shop-api 0.4.0, large storefront",
+    )
+    expected = {f"ConfigMap/{fleet.namespace}/shop-api-config", f"ConfigMap/{fleet.namespace}/kz-settings"}
 
-    code, out, err = await asyncio.to_thread(invoke, fleet, "promote", "--from", "dev", "--to", "staging")
-    assert code == 0, out + err
-    assert "promoted dev -> staging" in out
-    promoted = (await fleet.sync())["staging-1"]
-    changed = {str(c.key) for c in promoted.changes if c.action is not Action.UNCHANGED}
-    assert changed == {f"ConfigMap/{fleet.namespace}/shop-api-config"}, changed
-    async with fleet.lab.api("staging-1") as api:
-        live = await client.CoreV1Api(api).read_namespaced_config_map("shop-api-config", fleet.namespace)
-    assert live.data == {"greeting": "hello", "chart": "0.4.0"}
+    def changed(results: dict[str, ChangeSet]) -> dict[str, set[str]]:
+        return {n: {str(c.key) for c in cs.changes if c.action is not Action.UNCHANGED} for n, cs in results.items()}
+
+    assert changed(await fleet.sync(wait=True, wait_timeout=90)) == {
+        "dev-1": expected,
+        "staging-1": set(),  # the pins hold the later envs on the first revision
+        "prod-eu-1": set(),
+    }
+    for source, target, cluster in (("dev", "staging", "staging-1"), ("staging", "prod", "prod-eu-1")):
+        code, out, err = await asyncio.to_thread(invoke, fleet, "promote", "--from", source, "--to", target)
+        assert code == 0, out + err
+        assert f"promoted {source} -> {target}" in out
+        after = changed(await fleet.sync(wait=True, wait_timeout=90))
+        assert after[cluster] == expected, after  # exactly the chart's and the kustomization's objects
+        assert not any(after[c] for c in envs if c != cluster), after
+        async with fleet.lab.api(cluster) as api:
+            core = client.CoreV1Api(api)
+            chart_config = await core.read_namespaced_config_map("shop-api-config", fleet.namespace)
+            kz = await core.read_namespaced_config_map("kz-settings", fleet.namespace)
+        assert chart_config.data == {"greeting": "hello", "chart": "0.4.0"}
+        assert kz.data == {"mode": "base", "size": "large"}
