@@ -51,6 +51,7 @@ EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$")
 KUSTOMIZE_FIELDS = {"path"}
 CACHE_ENTRIES = 256  # tool outputs a worker keeps in memory
 SHARED_ENTRIES = 4096  # tool outputs the workers of one process share on disk
+PACKAGES_KEPT = 32  # verified chart packages a worker keeps in memory
 _REMOTE_MARKERS = ("://", "github.com/", "gitlab.com/", "bitbucket.org/", "git@", "git::", "ssh:")
 _REFERENCE_FIELDS = ("resources", "bases", "components", "crds", "generators", "transformers", "validators")
 
@@ -170,6 +171,7 @@ class SourceRunner:
         self.tools = tools
         self._cache: OrderedDict[str, str] = OrderedDict()
         self._writes = 0
+        self._packages: dict[tuple[str, str, str], bytes] = {}  # (repo, chart, version) -> verified package
 
     def produce(
         self,
@@ -209,16 +211,21 @@ class SourceRunner:
                 cluster=cluster,
             )
         if source.repo:
-            package = fetch_chart(
-                repo=source.repo,
-                name=source.chart,
-                version=source.version,
-                repositories=self.tools.chart_repositories,
-                cache=Path(self.tools.chart_cache),
-                path=path,
-                cluster=cluster,
-            )
-            files, chart = {"chart.tgz": package}, "chart.tgz"
+            wanted = (source.repo, source.chart, source.version)
+            if wanted not in self._packages:
+                # Once per worker and version: an exact version with a verified digest does not change.
+                self._packages[wanted] = fetch_chart(
+                    repo=source.repo,
+                    name=source.chart,
+                    version=source.version,
+                    repositories=self.tools.chart_repositories,
+                    cache=Path(self.tools.chart_cache),
+                    path=path,
+                    cluster=cluster,
+                )
+                while len(self._packages) > PACKAGES_KEPT:
+                    self._packages.pop(next(iter(self._packages)))
+            files, chart = {"chart.tgz": self._packages[wanted]}, "chart.tgz"
         else:
             files, chart = _subtree(snapshot, source.chart), source.chart
             if not any(p.endswith("/Chart.yaml") and p.count("/") == chart.count("/") + 1 for p in files):

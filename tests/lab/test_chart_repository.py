@@ -3,6 +3,7 @@ against the index's digest, only from repositories the hub config allows."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import tarfile
@@ -26,7 +27,8 @@ from tests.support.fleetfiles import MINIMAL, snapshot
 def package(version: str) -> bytes:
     """The chart as `helm package` lays it out: a gzipped tar with the chart directory at its top."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+    # gzip's header records a time: fixed, so that the same chart is the same bytes (and digest) each call
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as zipped, tarfile.open(fileobj=zipped, mode="w") as tar:
         for path, text in sorted(CHART_FILES.items()):
             data = text.replace("version: 0.3.0", f"version: {version}").encode()
             info = tarfile.TarInfo("shop-api/" + path.removeprefix(CHART + "/"))
