@@ -1,4 +1,4 @@
-"""Hostile repositories at volume: 10,000 generated cases (tests/security/fuzzing.py) through what the hub
+"""Hostile repositories at volume: 10,000 generated cases (tests/support/fuzzing.py) through what the hub
 and the CLI do with a revision, counting what must never happen.
 
     .venv/bin/python bench/fuzz.py                     # 10,000 cases, seed 1

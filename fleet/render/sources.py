@@ -194,10 +194,11 @@ class SourceRunner:
                 continue
             if not isinstance(doc, dict):
                 raise RenderError(f"{what} produced a {type(doc).__name__}, not an object", path=path, cluster=cluster)
-            annotations = (doc.get("metadata") or {}).get("annotations") or {}
+            meta = doc.get("metadata")
+            annotations = meta.get("annotations") if isinstance(meta, dict) else None
             hook = annotations.get(HOOK_ANNOTATION) if isinstance(annotations, dict) else None
-            if hook:
-                name = (doc.get("metadata") or {}).get("name")
+            if hook and isinstance(meta, dict):
+                name = meta.get("name")
                 notes.append(f"{path}: {what}: hook {doc.get('kind')}/{name} ({hook}) left out: hooks are not applied")
                 continue
             objects.append(doc)

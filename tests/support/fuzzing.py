@@ -38,6 +38,16 @@ TARGETS = [
     "overlays/dev/patches/p.yaml",
     "overlays/dev/release.yaml",
     "overlays/dev/env.yaml",
+    "overlays/dev/sources.yaml",
+]
+
+SOURCES = [
+    "helm:\n  - chart: VALUE\n",
+    "helm:\n  - chart: ../base\n    release: VALUE\n    values: VALUE\n",
+    "helm:\n  - repo: VALUE\n    chart: shop\n    version: VALUE\n",
+    "helm:\n  - chart: ../../../../etc\n    namespace: VALUE\n",
+    "kustomize:\n  - path: VALUE\n",
+    "kustomize: VALUE\nhelm: VALUE\n",
 ]
 
 SCALARS = [
@@ -181,6 +191,8 @@ def _content(rng: random.Random, target: str) -> bytes:
         return rng.choice(RAW)
     if "/patches/" in target:
         template = rng.choice(PATCHES)
+    elif target.endswith("sources.yaml"):
+        template = rng.choice(SOURCES)
     elif target.startswith("overlays/base/") and not target.endswith("values.yaml"):
         template = rng.choice(DOCS)
     else:
