@@ -1,7 +1,7 @@
 """Hostile fleet repositories, generated from a seed: the fuzz test (tests/security/test_fuzz.py) and
 bench/fuzz.py share these cases.
 
-Each case is the small valid fleet of tests/unit/fleetfiles.py with one file replaced or added: a cluster
+Each case is the small valid fleet of tests/support/fleetfiles.py with one file replaced or added: a cluster
 entry, values, a template, a patch, a release pin or env settings, written from fragments known to break
 parsers and renderers (odd YAML tags, huge numbers, deep nesting, anchors, non-UTF-8 bytes, templates that
 loop or grow, patches that remove what objects need). ``load_revision`` runs what the hub and the CLI run on
