@@ -7,7 +7,7 @@ Two kinds, told apart by shape:
   volumes, ports, ...) merge item by item on their merge key; other lists are replaced;
   ``$patch: delete`` in a list item removes the matching item, ``$patch: replace`` in a mapping replaces it.
 * RFC 6902 JSON patch: ``{target: {group, version, kind, name, namespace, labelSelector}, patch: [ops]}``
-  applied to every object the target selects.
+  applied to every object the target selects, by python-json-patch.
 
 A patch that selects no object is an error: it is almost always a typo that would silently do nothing.
 """
@@ -18,6 +18,9 @@ import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+import jsonpatch
+import jsonpointer
 
 from fleet.model.objects import ObjectKey, split_api_version
 from fleet.selector import parse_selector
@@ -130,110 +133,22 @@ def strategic_merge(obj: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any
 # ---- RFC 6902 -------------------------------------------------------------------------------------
 
 
-def _pointer(path: Any) -> list[str]:
-    if not isinstance(path, str) or (path and not path.startswith("/")):
-        raise PatchError(f"invalid JSON pointer {path!r}")
-    return [p.replace("~1", "/").replace("~0", "~") for p in path.split("/")[1:]] if path else []
-
-
-def _child(container: Any, token: str, path: str) -> Any:
-    if isinstance(container, dict):
-        if token not in container:
-            raise PatchError(f"path {path}: no key {token!r}")
-        return container[token]
-    if isinstance(container, list):
-        index = _index(container, token, path, allow_end=False)
-        return container[index]
-    raise PatchError(f"path {path}: cannot descend into a {type(container).__name__}")
-
-
-def _index(container: list[Any], token: str, path: str, *, allow_end: bool) -> int:
-    if token == "-" and allow_end:
-        return len(container)
-    if not token.isdigit() or (len(token) > 1 and token.startswith("0")):
-        raise PatchError(f"path {path}: {token!r} is not a list index")
-    index = int(token)
-    if index > len(container) or (index == len(container) and not allow_end):
-        raise PatchError(f"path {path}: index {index} out of range")
-    return index
-
-
-def _parent(doc: Any, path: str) -> tuple[Any, str]:
-    tokens = _pointer(path)
-    if not tokens:
-        raise PatchError("the whole document cannot be a target here")
-    node = doc
-    for token in tokens[:-1]:
-        node = _child(node, token, path)
-    return node, tokens[-1]
-
-
-def _get(doc: Any, path: str) -> Any:
-    node = doc
-    for token in _pointer(path):
-        node = _child(node, token, path)
-    return node
-
-
-def _add(doc: Any, path: str, value: Any) -> None:
-    parent, token = _parent(doc, path)
-    if isinstance(parent, dict):
-        parent[token] = copy.deepcopy(value)
-    elif isinstance(parent, list):
-        parent.insert(_index(parent, token, path, allow_end=True), copy.deepcopy(value))
-    else:
-        raise PatchError(f"path {path}: parent is not a mapping or list")
-
-
-def _remove(doc: Any, path: str) -> Any:
-    parent, token = _parent(doc, path)
-    if isinstance(parent, dict):
-        if token not in parent:
-            raise PatchError(f"path {path}: nothing to remove")
-        return parent.pop(token)
-    if isinstance(parent, list):
-        return parent.pop(_index(parent, token, path, allow_end=False))
-    raise PatchError(f"path {path}: parent is not a mapping or list")
-
-
 def json_patch(obj: dict[str, Any], operations: list[Any]) -> dict[str, Any]:
-    doc = copy.deepcopy(obj)
+    """``operations`` applied to a copy of ``obj`` with python-json-patch (RFC 6902, kept upstream); each
+    operation in turn, so that an error names the operation that failed."""
+    doc: Any = obj
     for number, op in enumerate(operations):
         if not isinstance(op, dict) or "op" not in op or "path" not in op:
             raise PatchError(f"operation {number}: needs `op` and `path`")
-        kind, path = op["op"], op["path"]
         try:
-            if kind == "add":
-                _add(doc, path, _value(op, number))
-            elif kind == "remove":
-                _remove(doc, path)
-            elif kind == "replace":
-                _remove(doc, path)
-                _add(doc, path, _value(op, number))
-            elif kind in ("move", "copy"):
-                source = op.get("from")
-                if not isinstance(source, str):
-                    raise PatchError(f"`{kind}` needs `from`, a JSON pointer")
-                if kind == "move" and (path + "/").startswith(source + "/"):
-                    raise PatchError(f"cannot move {source} into itself")
-                value = _remove(doc, source) if kind == "move" else copy.deepcopy(_get(doc, source))
-                _add(doc, path, value)
-            elif kind == "test":
-                if _get(doc, path) != _value(op, number):
-                    raise PatchError(f"test failed at {path}")
-            else:
-                raise PatchError(f"unknown op {kind!r}")
-        except PatchError as exc:
-            raise PatchError(f"operation {number} ({kind} {path}): {exc}") from None
+            doc = jsonpatch.JsonPatch([op]).apply(doc)
+        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
+            raise PatchError(f"operation {number} ({op['op']} {op['path']}): {exc}") from None
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:  # malformed operations
+            raise PatchError(f"operation {number} ({op['op']} {op['path']}): invalid ({exc})") from None
     if not isinstance(doc, dict):
         raise PatchError("the patched object is no longer a mapping")
     return doc
-
-
-def _value(op: dict[str, Any], number: int) -> Any:
-    if "value" not in op:
-        raise PatchError(f"operation {number}: `{op['op']}` needs `value`")
-    return op["value"]
 
 
 def smp_target(patch: dict[str, Any]) -> ObjectKey:
