@@ -23,7 +23,7 @@ from fleet.errors import ClusterError, FleetError
 from fleet.hub.log import EventLog
 from fleet.hub.metrics import HubMetrics
 from fleet.hub.watch import ClusterWatch
-from fleet.kube.api import ApiError, ApiLimits, ClusterApi
+from fleet.kube.api import ApiError, ApiLimits
 from fleet.kube.client import open_cluster
 from fleet.kube.discovery import UnknownKind
 from fleet.model import report
@@ -69,7 +69,6 @@ class ClusterLoop:
         self.log = log
         self.wake = asyncio.Event()
         self.reasons: list[str] = ["start"]
-        self.api: ClusterApi | None = None
         self.watch: ClusterWatch | None = None
         self.manager: ResourceManager | None = None
         self.synced_revision = ""
@@ -96,8 +95,8 @@ class ClusterLoop:
             await stop_task(self.task)
         if self.watch:
             await self.watch.close()
-        if self.api:
-            await self.api.close()
+        if self.manager:
+            await self.manager.api.close()
 
     async def _run(self) -> None:
         while True:
@@ -123,10 +122,10 @@ class ClusterLoop:
     async def _client(self) -> ResourceManager:
         if self.manager is None:
             limits = ApiLimits(timeout=self.settings.limits_timeout)
-            self.api = await open_cluster(self.cluster, self.config, limits)
+            api = await open_cluster(self.cluster, self.config, limits)
             reconnects = self.metrics.watch_reconnects.labels(self.cluster.name)
-            self.watch = ClusterWatch(self.api, self._on_watch, reconnects.inc)
-            self.manager = ResourceManager(self.api)  # kept: no discovery requests on every reconcile
+            self.watch = ClusterWatch(api, self._on_watch, reconnects.inc)
+            self.manager = ResourceManager(api)  # kept: no discovery requests on every reconcile
         return self.manager
 
     async def _scan(self, manager: ResourceManager, rendered: RenderedCluster) -> ClusterDrift:

@@ -69,8 +69,11 @@ def fetch_chart(
         index = yaml.safe_load(index_data)
     except yaml.YAMLError:
         raise RenderError(f"{what}: {repo}/index.yaml is not YAML", path=path, cluster=cluster) from None
-    entries = (index or {}).get("entries", {}).get(name) if isinstance(index, dict) else None
-    entry = next((e for e in entries or [] if isinstance(e, dict) and str(e.get("version")) == version), None)
+    # The index is another party's file: any shape is possible, and a wrong one means "not there".
+    charts = index.get("entries") if isinstance(index, dict) else None
+    entries = charts.get(name) if isinstance(charts, dict) else None
+    listed = entries if isinstance(entries, list) else []
+    entry = next((e for e in listed if isinstance(e, dict) and str(e.get("version")) == version), None)
     if entry is None:
         raise RenderError(f"{what}: not in {repo}/index.yaml", path=path, cluster=cluster)
     digest = str(entry.get("digest") or "")

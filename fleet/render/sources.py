@@ -52,6 +52,7 @@ KUSTOMIZE_FIELDS = {"path"}
 CACHE_ENTRIES = 256  # tool outputs a worker keeps in memory
 SHARED_ENTRIES = 4096  # tool outputs the workers of one process share on disk
 PACKAGES_KEPT = 32  # verified chart packages a worker keeps in memory
+TREES_KEPT = 8  # (snapshot, directory) file sets a worker keeps read and hashed
 _REMOTE_MARKERS = ("://", "github.com/", "gitlab.com/", "bitbucket.org/", "git@", "git::", "ssh:")
 _REFERENCE_FIELDS = ("resources", "bases", "components", "crds", "generators", "transformers", "validators")
 
@@ -172,6 +173,7 @@ class SourceRunner:
         self._cache: OrderedDict[str, str] = OrderedDict()
         self._writes = 0
         self._packages: dict[tuple[str, str, str], bytes] = {}  # (repo, chart, version) -> verified package
+        self._trees: OrderedDict[tuple[int, str], tuple[Snapshot, dict[str, bytes], bytes]] = OrderedDict()
 
     def produce(
         self,
@@ -227,8 +229,9 @@ class SourceRunner:
                 while len(self._packages) > PACKAGES_KEPT:
                     self._packages.pop(next(iter(self._packages)))
             files, chart = {"chart.tgz": self._packages[wanted]}, "chart.tgz"
+            tree = _digest(files)
         else:
-            files, chart = _subtree(snapshot, source.chart), source.chart
+            (files, tree), chart = self._tree(snapshot, source.chart), source.chart
             if not any(p.endswith("/Chart.yaml") and p.count("/") == chart.count("/") + 1 for p in files):
                 raise RenderError(f"{chart}/Chart.yaml missing: not a chart", path=path, cluster=cluster)
         values = yaml.safe_dump(json.loads(json.dumps(dict(source.values), default=str)), sort_keys=True)
@@ -245,7 +248,7 @@ class SourceRunner:
                 argv = [self.tools.helm, *command]
                 return run_tool(argv, root=root, cwd=root, what="helm template", path=path, cluster=cluster)
 
-        return self._cached(_key(self.tools.helm, command, files, values.encode()), run)
+        return self._cached(_key(self.tools.helm, command, tree, values.encode()), run)
 
     def _kustomize(self, source: KustomizeSource, snapshot: Snapshot, *, path: str, cluster: str) -> str:
         if not self.tools.kubectl:
@@ -256,18 +259,33 @@ class SourceRunner:
             )
         if not any(snapshot.exists(f"{source.path}/{name}") for name in KUSTOMIZATION_FILES):
             raise RenderError(f"{source.path}/kustomization.yaml missing", path=path, cluster=cluster)
-        files = _subtree(snapshot, OVERLAYS)  # a kustomization may use ../base: all of overlays/, no more
-        for name, content in files.items():
-            if posixpath.basename(name) in KUSTOMIZATION_FILES:
-                _refuse_remote(name, content, cluster)
+        files, tree = self._tree(snapshot, OVERLAYS)  # a kustomization may use ../base: all of overlays/
         command = ["kustomize", f"tree/{source.path}"]
 
         def run() -> str:
+            # Checked only when kustomize is to run: a cached output's inputs passed this check already.
+            for name, content in files.items():
+                if posixpath.basename(name) in KUSTOMIZATION_FILES:
+                    _refuse_remote(name, content, cluster)
             with workdir(files) as root:
                 argv = [self.tools.kubectl, *command]
                 return run_tool(argv, root=root, cwd=root, what="kustomize build", path=path, cluster=cluster)
 
-        return self._cached(_key(self.tools.kubectl, command, files, b""), run)
+        return self._cached(_key(self.tools.kubectl, command, tree, b""), run)
+
+    def _tree(self, snapshot: Snapshot, directory: str) -> tuple[dict[str, bytes], bytes]:
+        """The files below ``directory`` and their digest, read and hashed once per snapshot: every cluster
+        of a revision renders from the same snapshot object. The snapshot is kept with its entry, so that
+        its id cannot be reused while the entry lives."""
+        memo = (id(snapshot), directory)
+        found = self._trees.get(memo)
+        if found is None or found[0] is not snapshot:
+            files = _subtree(snapshot, directory)
+            found = (snapshot, files, _digest(files))
+            self._trees[memo] = found
+            while len(self._trees) > TREES_KEPT:
+                self._trees.popitem(last=False)
+        return found[1], found[2]
 
     def _cached(self, key: str, run: Callable[[], str]) -> str:
         """The output for ``key``: from this worker's memory, else from the directory the workers of this
@@ -306,13 +324,19 @@ def _subtree(snapshot: Snapshot, directory: str) -> dict[str, bytes]:
     return {p: snapshot.read(p) for p in snapshot.files if p.startswith(prefix)}
 
 
-def _key(tool: str, command: list[str], files: Mapping[str, bytes], extra: bytes) -> str:
+def _digest(files: Mapping[str, bytes]) -> bytes:
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return digest.digest()
+
+
+def _key(tool: str, command: list[str], tree: bytes, extra: bytes) -> str:
     digest = hashlib.sha256()
     stat = Path(tool).stat() if Path(tool).exists() else None
     digest.update(f"{tool}\0{stat.st_size if stat else 0}\0{stat.st_mtime_ns if stat else 0}\0".encode())
     digest.update("\0".join(command).encode())
-    for name in sorted(files):
-        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    digest.update(tree)
     digest.update(extra)
     return digest.hexdigest()
 

@@ -101,3 +101,21 @@ def test_only_repositories_the_hub_config_allows_are_fetched(repository: tuple[s
         InputError, match=r"field 'helm\[0\]\.version' \(cluster dev-1\): must be the chart's exact version"
     ):
         render(url, "^0.3", allow=(url,))
+
+
+@pytest.mark.parametrize(
+    "index",
+    ["entries: [1, 2]\n", "- a list\n", "entries: {shop-api: {version: 0.3.0}}\n", "entries: {shop-api: [7]}\n"],
+)
+def test_an_index_of_any_shape_is_one_clean_error(tmp_path: Path, index: str) -> None:
+    (tmp_path / "index.yaml").write_text(index)
+    handler = partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *_args: None  # type: ignore[attr-defined]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with pytest.raises(InputError, match=r"\(cluster dev-1\): chart shop-api 0\.3\.0: not in .*/index\.yaml"):
+            render(url, "0.3.0", allow=(url,))
+    finally:
+        server.shutdown()
