@@ -4,11 +4,14 @@ cluster), measured in the same run.
 
     .venv/bin/python bench/sources.py                  # 1,000 clusters sharing their values
     .venv/bin/python bench/sources.py --distinct 100   # 100 of them with values of their own
+    .venv/bin/python bench/sources.py --patch          # plus an env strategic-merge patch on the chart's
+                                                       # Deployment (applied by kustomize)
 
 - fleet cold: a fresh workspace and fresh render workers (empty caches), every cluster rendered.
 - fleet warm: the same fleet rendered again by the same workers (what the hub does on every resync).
 - tools: `helm template` + `kubectl kustomize` run directly, once per cluster, on a sample of clusters
   (`--sample`), scaled to the fleet: the time a renderer without a cache would need at the very least.
+  With --patch, one more `kubectl kustomize` per cluster: the patch applied to the chart's Deployment.
 """
 
 from __future__ import annotations
@@ -34,7 +37,20 @@ from tests.support.charts import CHART_FILES, KUSTOMIZE_FILES, kustomize_overlay
 CONFIG = FleetConfig(Path("/credentials"), render_timeout=60.0)
 
 
-def fleet_files(clusters: int, distinct: int) -> dict[str, bytes]:
+PATCH = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: shop-api}
+spec:
+  template:
+    spec:
+      containers:
+        - name: api
+          env: [{name: PATCHED, value: "yes"}]
+"""
+
+
+def fleet_files(clusters: int, distinct: int, patch: bool) -> dict[str, bytes]:
     files = {
         **CHART_FILES,
         **KUSTOMIZE_FILES,
@@ -43,6 +59,8 @@ def fleet_files(clusters: int, distinct: int) -> dict[str, bytes]:
         "overlays/dev/values.yaml": "{}\n",
         "overlays/dev/sources.yaml": sources(),
     }
+    if patch:
+        files["overlays/dev/patches/env.yaml"] = PATCH
     for i in range(clusters):
         # The first `distinct` clusters get a tag of their own: their chart render cannot be shared.
         values = f"values: {{tag: 'c{i}'}}\n" if i < distinct else ""
@@ -64,7 +82,7 @@ def render_fleet(snapshot: Snapshot) -> tuple[float, float, int]:
     return cold, warm, sum(len(r.objects) for r in rendered)
 
 
-def tools_per_cluster(snapshot: Snapshot, sample: int) -> float:
+def tools_per_cluster(snapshot: Snapshot, sample: int, patch: bool) -> float:
     """Seconds of one `helm template` plus one `kubectl kustomize` for one cluster (mean of ``sample``)."""
     tools = render_tools(CONFIG)
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,10 +97,18 @@ def tools_per_cluster(snapshot: Snapshot, sample: int) -> float:
             values.write_text(f"replicaCount: 2\nimage: {{tag: 'c{i}'}}\ngreeting: hello\n")
             chart = str(root / "overlays/base/charts/shop-api")
             helm = [tools.helm, "template", "shop-api", chart, "--namespace", "shop", "--include-crds"]
-            subprocess.run([*helm, "--values", str(values)], check=True, capture_output=True)
+            rendered = subprocess.run([*helm, "--values", str(values)], check=True, capture_output=True).stdout
             subprocess.run(
                 [tools.kubectl, "kustomize", str(root / "overlays/dev/kustomize")], check=True, capture_output=True
             )
+            if patch:
+                (root / "p/resources.yaml").parent.mkdir(exist_ok=True)
+                (root / "p/resources.yaml").write_bytes(rendered)
+                (root / "p/patch.yaml").write_text(PATCH)
+                (root / "p/kustomization.yaml").write_text(
+                    "resources: [resources.yaml]\npatches: [{path: patch.yaml}]\n"
+                )
+                subprocess.run([tools.kubectl, "kustomize", str(root / "p")], check=True, capture_output=True)
         return (time.perf_counter() - started) / sample
 
 
@@ -91,17 +117,20 @@ def main() -> None:
     parser.add_argument("--clusters", type=int, default=1000)
     parser.add_argument("--distinct", type=int, default=0, help="clusters whose chart values are their own")
     parser.add_argument("--sample", type=int, default=40, help="clusters the tools baseline runs for")
+    parser.add_argument("--patch", action="store_true", help="an env strategic-merge patch on the chart's Deployment")
     args = parser.parse_args()
-    snapshot = Snapshot("bench", fleet_files(args.clusters, args.distinct))
+    snapshot = Snapshot("bench", fleet_files(args.clusters, args.distinct, args.patch))
     tools = render_tools(CONFIG)
     if not (tools.helm and tools.kubectl):
         sys.exit("helm or kubectl missing: run `fleet lab build` first")
-    per_cluster = tools_per_cluster(snapshot, args.sample)
+    per_cluster = tools_per_cluster(snapshot, args.sample, args.patch)
     cold, warm, objects = render_fleet(snapshot)
     baseline = per_cluster * args.clusters
     workers = RenderLimits().workers
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}")
-    print(f"{args.clusters} clusters ({args.distinct} with values of their own), {objects} objects, {workers} workers")
+    patched = ", env strategic-merge patch" if args.patch else ""
+    own = f"{args.distinct} with values of their own{patched}"
+    print(f"{args.clusters} clusters ({own}), {objects} objects, {workers} workers")
     print(f"tools, one run per cluster (sequential, {args.sample} sampled): {per_cluster * 1000:.0f} ms a cluster")
     print(f"  -> {baseline:.1f}s for the fleet; / {workers} cores at best: {baseline / workers:.1f}s")
     print(f"fleet cold (fresh workers): {cold:.1f}s  ({baseline / cold:.1f}x the sequential tools)")

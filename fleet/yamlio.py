@@ -74,8 +74,9 @@ class _Converter:
     Aliases are expanded into copies, so that fleet's edits to one place (labels, namespaces) never leak
     into another place that shared an anchor; timestamps stay strings, as Kubernetes expects."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, go_emitted: bool = False) -> None:
         self.budget = MAX_NODES
+        self.go_emitted = go_emitted
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
         if node.tag != _STR:
@@ -95,8 +96,8 @@ class _Converter:
                     return None
                 if tag == _FLOAT:
                     return _SCALARS.construct_yaml_float(node)
-                if tag in (_TIMESTAMP, _STR):
-                    return value
+                if tag in (_TIMESTAMP, _STR) or self.go_emitted:
+                    return value  # Go's YAML writes `=` and `<<` plain, meaning the strings
                 raise _NeedsFullLoader  # merge keys, `=`: PyYAML decides
         return value
 
@@ -145,11 +146,11 @@ def _unshare(value: Any, budget: list[int] | None = None) -> Any:
 _Composer: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 
 
-def _fast_load_all(text: str) -> list[Any]:
+def _fast_load_all(text: str, *, go_emitted: bool = False) -> list[Any]:
     loader = _Composer(text)
     try:
         documents = []
-        converter = _Converter()
+        converter = _Converter(go_emitted=go_emitted)
         while loader.check_node():
             documents.append(converter.convert(loader.get_node()))
         return documents
@@ -158,11 +159,19 @@ def _fast_load_all(text: str) -> list[Any]:
 
 
 def load_all(
-    text: str, path: str, *, cluster: str | None = None, what: str = "", error: type[InputError] = InputError
+    text: str,
+    path: str,
+    *,
+    cluster: str | None = None,
+    what: str = "",
+    error: type[InputError] = InputError,
+    go_emitted: bool = False,
 ) -> list[Any]:
+    """The documents of ``text``. ``go_emitted``: the text was written by kustomize (Go's YAML, which
+    quotes every string YAML 1.1 would read as another type, but writes `=` and `<<` plain)."""
     try:
         try:
-            return _fast_load_all(text)
+            return _fast_load_all(text, go_emitted=go_emitted)
         except _NeedsFullLoader:
             return [_unshare(doc) for doc in yaml.load_all(text, Loader=StrictLoader)]
     except yaml.YAMLError as exc:

@@ -9,7 +9,7 @@ Layout of overlays/ (paths are repo-relative):
     overlays/<env>/release.yaml      the env's release pin: ``revision`` of base (HEAD: the rendered one)
                                      and promoted ``values`` (image tags, ...)
     overlays/<env>/*.yaml            extra manifests for the env
-    overlays/<env>/patches/*.yaml    patches (strategic-merge style or RFC 6902 with a target)
+    overlays/<env>/patches/*.yaml    patches (strategic merge by kustomize, or RFC 6902 with a target)
 
 Values merge base < env < cluster < release; templates see ``values``, ``cluster`` (name, env, labels),
 ``env`` and ``release``. The default namespace is ``values.namespace``, else the env's name.
@@ -17,6 +17,7 @@ Values merge base < env < cluster < release; templates see ``values``, ``cluster
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ from fleet.model.vocabulary import (
 from fleet.render.objects import check_object, default_namespace, documents, label, scopes_of_crds
 from fleet.render.patchfiles import apply_patch_file
 from fleet.render.sources import HelmSource, parse_sources, runner_for
+from fleet.render.strategic import strategic_merge
 from fleet.render.templates import TemplateSet
 from fleet.render.tools import Tools
 from fleet.render.values import merge_all
@@ -185,7 +187,8 @@ class Renderer:
         for path in self.snapshot.listdir(f"{env_dir}/patches", suffixes=(".yaml", ".yml")):
             text = templates.render(path, context, cluster=cluster.name)
             docs = [d for d, _ in documents(text, path, cluster.name, require_object=False)]
-            objects = apply_patch_file(objects, docs, path, cluster.name, namespace, crd_scopes)
+            merge = functools.partial(strategic_merge, self.tools, path=path, cluster=cluster.name)
+            objects = apply_patch_file(objects, docs, path, cluster.name, namespace, crd_scopes, merge)
         result: dict[ObjectKey, dict[str, Any]] = {}
         for obj, path, number in objects:
             # Again after patches: a patch may have removed or retyped metadata, kind or apiVersion.

@@ -191,7 +191,11 @@ class SourceRunner:
             text = self._kustomize(source, snapshot, path=path, cluster=cluster)
             what = f"kustomization {source.path}"
         objects, notes = [], []
-        for doc in load_all(text, path, cluster=cluster, what=f" in the output of {what}", error=RenderError):
+        kustomized = isinstance(source, KustomizeSource)
+        docs = load_all(
+            text, path, cluster=cluster, what=f" in the output of {what}", error=RenderError, go_emitted=kustomized
+        )
+        for doc in docs:
             if doc is None:
                 continue
             if not isinstance(doc, dict):
@@ -248,7 +252,7 @@ class SourceRunner:
                 argv = [self.tools.helm, *command]
                 return run_tool(argv, root=root, cwd=root, what="helm template", path=path, cluster=cluster)
 
-        return self._cached(_key(self.tools.helm, command, tree, values.encode()), run)
+        return self.cached(tool_key(self.tools.helm, command, tree, values.encode()), run)
 
     def _kustomize(self, source: KustomizeSource, snapshot: Snapshot, *, path: str, cluster: str) -> str:
         if not self.tools.kubectl:
@@ -271,7 +275,7 @@ class SourceRunner:
                 argv = [self.tools.kubectl, *command]
                 return run_tool(argv, root=root, cwd=root, what="kustomize build", path=path, cluster=cluster)
 
-        return self._cached(_key(self.tools.kubectl, command, tree, b""), run)
+        return self.cached(tool_key(self.tools.kubectl, command, tree, b""), run)
 
     def _tree(self, snapshot: Snapshot, directory: str) -> tuple[dict[str, bytes], bytes]:
         """The files below ``directory`` and their digest, read and hashed once per snapshot: every cluster
@@ -287,7 +291,7 @@ class SourceRunner:
                 self._trees.popitem(last=False)
         return found[1], found[2]
 
-    def _cached(self, key: str, run: Callable[[], str]) -> str:
+    def cached(self, key: str, run: Callable[[], str]) -> str:
         """The output for ``key``: from this worker's memory, else from the directory the workers of this
         process share (a cluster rendered by another worker last time), else from running the tool."""
         if key in self._cache:
@@ -331,7 +335,7 @@ def _digest(files: Mapping[str, bytes]) -> bytes:
     return digest.digest()
 
 
-def _key(tool: str, command: list[str], tree: bytes, extra: bytes) -> str:
+def tool_key(tool: str, command: list[str], tree: bytes, extra: bytes) -> str:
     digest = hashlib.sha256()
     stat = Path(tool).stat() if Path(tool).exists() else None
     digest.update(f"{tool}\0{stat.st_size if stat else 0}\0{stat.st_mtime_ns if stat else 0}\0".encode())

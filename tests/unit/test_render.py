@@ -52,29 +52,6 @@ def test_cluster_scoped_objects_never_get_a_namespace() -> None:
     assert ObjectKey("", "Namespace", "", "x") in objects
 
 
-def test_strategic_merge_patch_merges_containers_by_name() -> None:
-    files = {
-        **MINIMAL,
-        "overlays/dev/patches/p.yaml": """\
-            apiVersion: apps/v1
-            kind: Deployment
-            metadata: {name: app}
-            spec:
-              template:
-                spec:
-                  containers:
-                    - name: app
-                      env: [{name: A, value: "1"}]
-                    - name: sidecar
-                      image: side:1
-            """,
-    }
-    containers = deployment(render(files))["spec"]["template"]["spec"]["containers"]
-    assert [c["name"] for c in containers] == ["app", "sidecar"]
-    assert containers[0]["image"] == "app:1.0"
-    assert containers[0]["env"] == [{"name": "A", "value": "1"}]
-
-
 def test_json_patch_with_target() -> None:
     files = {
         **MINIMAL,
