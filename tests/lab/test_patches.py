@@ -53,7 +53,8 @@ APP = """\
     apiVersion: v1
     kind: ConfigMap
     metadata: {name: odd}
-    data: {a: "1_000", b: "1:20", c: "=", d: "2001-01-01", e: "0o17", f: "yes", m: "1e3", n: "0x1F", o: ".5", p: "1.", q: "+1"}
+    data: {a: "1_000", b: "1:20", c: "=", d: "2001-01-01", e: "0o17", f: "yes",
+           m: "1e3", n: "0x1F", o: ".5", p: "1.", q: "+1"}
     """
 
 
@@ -97,7 +98,7 @@ def test_containers_env_and_ports_merge_on_the_keys_the_schema_declares() -> Non
 def test_a_service_port_merges_on_its_port_number() -> None:
     patch = smp("spec:\n  ports: [{port: 80, targetPort: 8081}, {name: metrics, port: 9090}]\n", "Service", "v1")
     ports = render(patch)[ObjectKey("", "Service", "dev", "app")]["spec"]["ports"]
-    assert sorted((p["port"], p.get("name"), p["targetPort"] if "targetPort" in p else None) for p in ports) == [
+    assert sorted((p["port"], p.get("name"), p.get("targetPort")) for p in ports) == [
         (80, "http", 8081),
         (9090, "metrics", None),
     ]
