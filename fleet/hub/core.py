@@ -13,8 +13,9 @@ from pathlib import Path
 from fleet.concurrency import cancelling, stop_task
 from fleet.config import FleetConfig
 from fleet.errors import FleetError, InputError
+from fleet.hub.changes import Changes
 from fleet.hub.log import EventLog
-from fleet.hub.loop import ClusterLoop, LoopSettings
+from fleet.hub.loop import REQUESTED, ClusterLoop, LoopSettings
 from fleet.hub.metrics import HubMetrics
 from fleet.hub.rollout import Rollout
 from fleet.hub.waves import observed_releases, plan_rollouts
@@ -63,6 +64,7 @@ class Hub:
         self.workspace: Workspace | None = None
         self.loops: dict[str, ClusterLoop] = {}
         self.fetch_now = asyncio.Event()
+        self.changes = Changes()
         self._render_cache: dict[tuple[str, str, int], RenderedCluster] = {}
         self._variants: dict[tuple[str, str, bytes], Workspace] = {}
         self._poller: asyncio.Task[None] | None = None
@@ -75,6 +77,7 @@ class Hub:
     async def refresh(self) -> None:
         """Fetch; on a new revision, reload the registry and wake every cluster. Never raises: whatever a
         commit contains, the failure is reported and the hub keeps managing the last good revision."""
+        before = self._headline()
         try:
             await self._refresh()
         except asyncio.CancelledError:
@@ -84,6 +87,14 @@ class Hub:
                 raise asyncio.CancelledError from None
             revision = self.git.revision
             self._revision_failed(revision, f"could not load revision {revision[:12]}: {type(exc).__name__}: {exc}")
+        finally:
+            if self._headline() != before:
+                self.changes.bump()
+
+    def _headline(self) -> tuple[object, ...]:
+        """What a refresh can change besides cluster reports (which bump the changes themselves)."""
+        rollouts = tuple((e, r.state, r.current, r.target) for e, r in sorted(self.rollouts.items()))
+        return self.state.revision, self.state.git_error, rollouts, tuple(sorted(self.state.reports))
 
     def _revision_failed(self, revision: str, message: str) -> None:
         """The content of ``revision`` cannot be used: reported once, not retried until a new commit."""
@@ -207,13 +218,23 @@ class Hub:
         return self._variants[key]
 
     def _publish(self, report: ClusterReport) -> None:
-        self.state.reports[report.name] = report
+        if self.state.reports.get(report.name) != report:
+            self.state.reports[report.name] = report
+            self.changes.bump()
         self._advance(report.env)
 
     def _advance(self, env: str) -> None:
         rollout = self.rollouts.get(env)
         if rollout is None or rollout.state != "progressing":
             return
+        before = (rollout.current, rollout.state)
+        try:
+            self._move(rollout, env)
+        finally:
+            if (rollout.current, rollout.state) != before:
+                self.changes.bump()
+
+    def _move(self, rollout: Rollout, env: str) -> None:
         for name in rollout.advance(self.state.reports):
             if name in self.loops:
                 self.loops[name].trigger(f"wave released in {env}")
@@ -290,5 +311,5 @@ class Hub:
             return []
         chosen = [c.name for c in self.workspace.registry.select(selection) if c.name in self.loops]
         for name in chosen:
-            self.loops[name].trigger("requested")
+            self.loops[name].trigger(REQUESTED)
         return chosen

@@ -37,6 +37,7 @@ from fleet.model.report import ClusterReport, iso
 FIGHT_WINDOW = 60.0  # seconds
 FIGHT_LIMIT = 3  # self-heals of one cluster within the window before backing off
 MAX_BACKOFF = 300.0
+REQUESTED = "requested"  # the reason of a sync asked for through the API
 PROGRESS_POLL = 2.0  # seconds between looks at a cluster whose objects are still progressing
 
 
@@ -146,8 +147,12 @@ class ClusterLoop:
         try:
             manager = await self._client()
             result = "noop"
-            if _identity(rendered) != self.synced_revision:
-                change = await self._sync(manager, rendered, reason=", ".join(sorted(set(reasons)))[:200])
+            # A sync a person asked for (API, dashboard) applies Git's state even at an unchanged revision,
+            # and takes back the fields others changed: that is what "sync now" means.
+            requested = REQUESTED in reasons
+            if requested or _identity(rendered) != self.synced_revision:
+                reason = ", ".join(sorted(set(reasons)))[:200]
+                change = await self._sync(manager, rendered, reason=reason, force=requested)
                 result = "synced"
                 if change.error:
                     raise ClusterError(name, change.error)

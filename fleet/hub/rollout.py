@@ -126,4 +126,6 @@ class Rollout:
             "release": self.target_release or None,
             "reason": self.reason or None,
             "rolledBack": self.rolled_back,
+            "members": {str(wave): list(self.members[wave]) for wave in self.waves},
+            "wavesDone": self.waves[: self.current],
         }

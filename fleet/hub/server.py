@@ -13,6 +13,7 @@ from aiohttp import web
 
 from fleet.errors import FleetError
 from fleet.hub.core import Hub
+from fleet.hub.dashboard import add_dashboard, security_headers
 from fleet.model.cluster import Selection
 from fleet.selector import parse_selector
 
@@ -74,7 +75,7 @@ async def _no_tracebacks(request: web.Request, handler: Any) -> web.StreamRespon
 
 
 def make_app(hub: Hub) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[_no_tracebacks])
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[security_headers, _no_tracebacks])
     app[HUB_KEY] = hub
     routes = web.RouteTableDef()
 
@@ -90,8 +91,16 @@ def make_app(hub: Hub) -> web.Application:
         return report
 
     @routes.get("/api/v1/fleet")
-    async def fleet(_request: web.Request) -> web.Response:
-        data = hub.report().to_dict(with_items=True)
+    async def fleet(request: web.Request) -> web.Response:
+        """The fleet report; ``?env=a,b`` and ``?selector=...`` choose clusters as the CLI's flags do."""
+        try:
+            selector = request.query.get("selector", "").strip()
+            envs = tuple(e for e in request.query.get("env", "").split(",") if e)
+            selection = Selection(envs=envs, selector=parse_selector(selector) if selector else None)
+            report = hub.report().selected(selection)
+        except (ValueError, FleetError) as exc:
+            return _error(400, f"bad request: {exc}")
+        data = report.to_dict(with_items=True)
         data["revision"] = hub.state.revision
         data["gitError"] = hub.state.git_error
         data["rollouts"] = [r.to_dict() for _, r in sorted(hub.rollouts.items())]
@@ -107,6 +116,10 @@ def make_app(hub: Hub) -> web.Application:
 
     @routes.post("/api/v1/sync")
     async def sync(request: web.Request) -> web.Response:
+        origin = request.headers.get("Origin")
+        if origin is not None and origin != f"{request.scheme}://{request.host}":
+            hub.log("api_denied", path=request.path, remote=request.remote, origin="foreign")
+            return _error(403, "cross-origin requests are refused")
         token = hub.options.token
         given = request.headers.get("Authorization", "")
         if not token or not hmac.compare_digest(_header_bytes(given), f"Bearer {token}".encode()):
@@ -172,4 +185,5 @@ def make_app(hub: Hub) -> web.Application:
         return web.Response(body=hub.metrics.render(), content_type="text/plain", charset="utf-8")
 
     app.add_routes(routes)
+    add_dashboard(app, hub)
     return app

@@ -46,6 +46,7 @@ class ClusterReport:
     error: str | None = None
     error_since: str | None = None
     release: dict[str, Any] = field(default_factory=dict)  # the env release pin the cluster last applied
+    objects: tuple[tuple[ObjectKey, Health], ...] = ()  # every object Git wants, with its health (last scan)
 
     @property
     def ok(self) -> bool:
@@ -89,6 +90,7 @@ class ClusterReport:
         }
         if with_items:
             data["items"] = [item.to_dict() for item in self.drift]
+            data["objects"] = [{"object": str(key), **health.to_dict()} for key, health in self.objects]
         return data
 
 
@@ -118,6 +120,7 @@ def scanned(
         last_sync_duration=last_sync_duration,
         error=error,
         release=dict(scan.inventory.release),
+        objects=tuple(scan.object_health.items()),
     )
 
 
@@ -149,12 +152,6 @@ def cluster_from_dict(data: dict[str, Any]) -> ClusterReport:
     """The inverse of ``ClusterReport.to_dict`` (for reports read from a hub)."""
     health = data.get("health") or {}
     obj = health.get("object")
-    health_key = None
-    if obj:
-        kind_group, _, rest = str(obj).partition("/")
-        kind, _, group = kind_group.partition(".")
-        namespace, _, name = rest.rpartition("/")
-        health_key = ObjectKey(group, kind, namespace, name)
     return ClusterReport(
         name=data["name"],
         env=data["env"],
@@ -163,14 +160,26 @@ def cluster_from_dict(data: dict[str, Any]) -> ClusterReport:
         applied_revision=data.get("appliedRevision") or "",
         sync=SyncState(data.get("sync", "Unknown")),
         health=Health(Code[str(health.get("status", "Unknown")).upper()], health.get("message") or ""),
-        health_object=health_key,
+        health_object=_key(obj) if obj else None,
         drift=tuple(item_from_dict(i) for i in data.get("items") or []),
         last_sync=data.get("lastSync"),
         last_sync_duration=data.get("lastSyncDuration"),
         error=data.get("error"),
         error_since=data.get("errorSince"),
         release=dict(data.get("release") or {}),
+        objects=tuple(
+            (_key(o["object"]), Health(Code[str(o.get("status", "Unknown")).upper()], o.get("message") or ""))
+            for o in data.get("objects") or []
+        ),
     )
+
+
+def _key(text: str) -> ObjectKey:
+    """An ObjectKey from its string form (``Kind.group/namespace/name``)."""
+    kind_group, _, rest = str(text).partition("/")
+    kind, _, group = kind_group.partition(".")
+    namespace, _, name = rest.rpartition("/")
+    return ObjectKey(group, kind, namespace, name)
 
 
 @dataclass(frozen=True)

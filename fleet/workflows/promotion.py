@@ -9,6 +9,7 @@ machine-readable trailer (``fleet.model.promotion``), so ``fleet history`` is re
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from fleet.errors import FleetError, UsageError
 from fleet.model.changeset import ChangeSet
 from fleet.model.cluster import Selection
 from fleet.model.promotion import GateResult, Pin, Record, evaluate_gates, promotion_message, rollback_record, trailer
+from fleet.model.report import ClusterReport
 from fleet.model.vocabulary import release_path
 from fleet.render.engine import envs_of
 from fleet.repo.envsettings import env_settings
@@ -105,6 +107,21 @@ async def gate_promotion(workspace: Workspace, repository: Repository, *, source
     report = await fleet_report(rendered, workspace.config, inventory_name=workspace.config.inventory)
     soak = env_settings(snapshot, source).min_soak_seconds
     return Promotion(source, target, pin, tuple(evaluate_gates(report.clusters, min_soak_seconds=soak)))
+
+
+def promotion_from_reports(
+    workspace: Workspace, repository: Repository, reports: Sequence[ClusterReport], *, source: str, target: str
+) -> Promotion:
+    """A promotion gated on reports the caller already holds (the hub's, kept live by its watches)."""
+    if source == target:
+        raise UsageError("the source and the target are the same env: nothing to promote")
+    snapshot = workspace.snapshot
+    check_env(snapshot, source, "from")
+    check_env(snapshot, target, "env")
+    pin = read_pin(snapshot, source).resolved(repository.resolve, snapshot.revision)
+    chosen = [r for r in reports if r.env == source]
+    soak = env_settings(snapshot, source).min_soak_seconds
+    return Promotion(source, target, pin, tuple(evaluate_gates(chosen, min_soak_seconds=soak)))
 
 
 async def plan_promotion(workspace: Workspace, promotion: Promotion) -> list[ChangeSet]:

@@ -13,6 +13,7 @@ import pytest
 from kubernetes_asyncio import client
 
 from fleet.hub.core import Hub, HubOptions
+from tests.support.browser import chromium, open_page
 from tests.support.hub import SECRET, RunningHub, serve_hub, signed
 from tests.support.lab import LabSession
 from tests.support.labrepo import FleetRepo, push, with_remote
@@ -137,3 +138,37 @@ async def test_a_hub_restarted_mid_rollout_does_not_release_the_next_wave(
         assert "wave 1: prod-eu-1 Degraded" in again.hub.rollouts["prod"].reason
         await asyncio.sleep(3)
     assert "3" not in await tags(fleet, "prod-us-1")
+
+
+async def test_the_dashboard_shows_why_a_wave_halted(prod: tuple[FleetRepo, RunningHub]) -> None:
+    fleet, running = prod
+    both = ("prod-eu-1", "prod-us-1")
+    await running.wait(lambda h: all(n in h.state.reports and h.state.reports[n].ok for n in both), 60, "first sync")
+    pin = (fleet.root / "overlays/prod/release.yaml").read_text().split("values:")[0]
+    push(
+        fleet,
+        {
+            "overlays/prod/env.yaml": "rollout: {waveTimeout: 90, autoRollback: false}\n",
+            "overlays/prod/release.yaml": pin + release_values("3", broken=True),
+        },
+        "release 3, no automatic rollback",
+    )
+    errors: list[str] = []
+    async with chromium() as browser:
+        page = await open_page(browser, running.url + "/#/envs/prod", errors)
+        await page.wait_for_selector("#pin")
+        body = b'{"ref": "refs/heads/main"}'
+        assert await running.webhook(body, signed(body)) == 202
+        await running.wait(lambda h: h.rollouts["prod"].state == "halted", 90, "wave 1 halted")
+        # The open page follows without a reload: state, reason, and which wave holds which clusters.
+        reason = page.locator("[data-field='rollout-reason']")
+        await reason.wait_for(timeout=10_000)
+        assert "wave 1: prod-eu-1 Degraded" in await reason.inner_text()
+        assert await page.locator("[data-field='rollout-state']").inner_text() == "halted"
+        assert await page.locator("tr[data-wave='1'] [data-field='wave-state']").inner_text() == "halted"
+        assert await page.locator("tr[data-wave='2'] [data-field='wave-state']").inner_text() == "waiting"
+        await page.goto(running.url + "/")
+        summary = page.locator("[data-env-summary='prod']")
+        await summary.wait_for()
+        assert "rollout halted" in await summary.inner_text()
+    assert errors == []
