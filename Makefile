@@ -7,7 +7,7 @@ FLEET := $(BIN)/fleet
 LAB_DIR ?= $(HOME)/.local/state/fleet/lab
 export FLEET_LAB_DIR := $(LAB_DIR)
 
-.PHONY: demo test lint unit lab-test venv lab-build lab-up lab-down clean
+.PHONY: demo test lint unit lab-test venv lab-build lab-up lab-down clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,7 @@ demo: lab-build
 	$(FLEET) clusters
 	$(FLEET) sync --wait
 	$(FLEET) status
+	$(FLEET) lab hub
 
 lab-down: venv
 	$(FLEET) lab down
@@ -43,8 +44,14 @@ lint: venv
 unit: venv
 	$(BIN)/pytest -q -m "not lab" tests
 
+# The dashboard's browser tests drive Debian's chromium (Playwright, from pip, downloads no browser).
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { echo "== installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 # Everything: lint, unit tests and the tests against real control planes (the lab starts itself).
-test: lint lab-build
+test: lint lab-build browser
 	@# pytest exits 5 when it collected no test: here that means the suite is broken, so say it and fail.
 	$(BIN)/pytest -q tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; fi; exit $$rc

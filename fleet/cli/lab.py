@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from fleet.cli import run
+from fleet.cli.labhub import lab_hub, stop_demo_hub
 from fleet.errors import UsageError
 from fleet.lab import kind as kind_backend
 from fleet.lab.build import build_binaries
@@ -115,11 +116,16 @@ def up(
     )
 
 
+lab.add_command(lab_hub)
+
+
 @lab.command()
 @dir_option
 def down(lab_dir: Path | None) -> None:
     """Stop everything the lab started and remove its directory."""
     started = time.monotonic()
+    if stop_demo_hub():
+        click.echo("demo hub stopped")
     target = _lab(lab_dir)
     target.down()
     click.echo(f"lab at {target.paths.root} is down ({time.monotonic() - started:.1f}s)")

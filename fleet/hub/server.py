@@ -101,6 +101,7 @@ def make_app(hub: Hub) -> web.Application:
         except (ValueError, FleetError) as exc:
             return _error(400, f"bad request: {exc}")
         data = report.to_dict(with_items=True)
+        data["version"] = hub.changes.version  # the dashboard compares it with its event stream's
         data["revision"] = hub.state.revision
         data["gitError"] = hub.state.git_error
         data["rollouts"] = [r.to_dict() for _, r in sorted(hub.rollouts.items())]
