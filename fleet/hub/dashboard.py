@@ -40,6 +40,7 @@ SECURITY_HEADERS = {
 }
 CLOSING = web.AppKey("closing", asyncio.Event)
 PLANS = web.AppKey("plans", dict)
+PLAN_LOCK = web.AppKey("plan_lock", asyncio.Lock)
 
 
 def _static(name: str) -> bytes:
@@ -57,6 +58,7 @@ async def security_headers(request: web.Request, handler: Any) -> web.StreamResp
 def add_dashboard(app: web.Application, hub: Hub) -> None:
     app[CLOSING] = asyncio.Event()
     app[PLANS] = {}
+    app[PLAN_LOCK] = asyncio.Lock()
     routes = web.RouteTableDef()
 
     async def closing(_app: web.Application) -> None:
@@ -142,14 +144,17 @@ def add_dashboard(app: web.Application, hub: Hub) -> None:
             return _error(400, str(exc))
         key = (workspace.snapshot.revision, source, env, promotion.pin.revision, repr(promotion.pin.values))
         cache: dict[tuple[str, ...], asyncio.Task[Any]] = app[PLANS]
-        if key not in cache:
-            cache.clear()  # one plan kept: a new revision or pin replaces it
-            cache[key] = asyncio.ensure_future(plan_promotion(workspace, promotion))
-        try:
-            changes = await asyncio.shield(cache[key])
-        except FleetError as exc:
-            cache.pop(key, None)  # asked again, it is tried again
-            return _error(502, f"plan failed: {exc}")
+        # One plan at a time and one kept: anyone who can read can ask for a plan, and each costs a dry
+        # run per cluster of the env, so requests never pile up dry runs on the clusters.
+        async with app[PLAN_LOCK]:
+            if key not in cache:
+                cache.clear()
+                cache[key] = asyncio.ensure_future(plan_promotion(workspace, promotion))
+            try:
+                changes = await asyncio.shield(cache[key])
+            except FleetError as exc:
+                cache.pop(key, None)  # asked again, it is tried again
+                return _error(502, f"plan failed: {exc}")
         return _json(
             {
                 "from": source,
