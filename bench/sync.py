@@ -1,6 +1,6 @@
 """Sync throughput on real lab clusters, against two baselines in the same run.
 
-    .venv/bin/python bench/sync.py [--clusters 10] [--objects 100]
+    .venv/bin/python bench/sync.py [--clusters 10] [--objects 100] [--runs 5] [--profile sync.prof]
 
 Starts a lab of N clusters (its own directory, removed afterwards) and syncs M objects (ConfigMaps,
 Services and Deployments) to every cluster four ways, each into a namespace of its own:
@@ -18,12 +18,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import cProfile
 import os
 import platform
+import pstats
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -91,19 +96,23 @@ def path_of(obj: dict[str, Any]) -> str:
     return f"{prefix}/namespaces/{meta['namespace']}/{plural}/{meta['name']}"
 
 
-async def raw_apply(lab: LocalLab, clusters: list[str], objs: list[dict[str, Any]]) -> float:
+async def raw_apply(lab: LocalLab, clusters: list[str], objs: list[dict[str, Any]]) -> tuple[float, float, int]:
+    """Wall seconds, client CPU seconds and requests of the minimal client applying ``objs`` everywhere."""
     ca = CertPair(lab.paths.pki / "ca.crt", lab.paths.pki / "ca.key")
     admin = CertPair(lab.paths.pki / "admin.crt", lab.paths.pki / "admin.key")
     context = ssl_context(ca, admin)
     servers = {e.name: e.server for e in lab.endpoints()}
-    started = time.perf_counter()
+    sent = 0
+    started, cpu = time.perf_counter(), time.process_time()
     async with aiohttp.ClientSession() as session:
 
         async def apply(cluster: str, obj: dict[str, Any], slots: asyncio.Semaphore) -> None:
+            nonlocal sent
             async with slots:
                 url = servers[cluster] + path_of(obj)
                 headers = {"Content-Type": "application/apply-patch+yaml"}
                 params = {"fieldManager": "raw", "force": "true"}
+                sent += 1
                 async with session.patch(url, json=obj, headers=headers, params=params, ssl=context) as response:
                     if response.status >= 300:
                         raise RuntimeError(f"{cluster}: {response.status} {await response.text()}")
@@ -115,7 +124,7 @@ async def raw_apply(lab: LocalLab, clusters: list[str], objs: list[dict[str, Any
             await asyncio.gather(*(apply(cluster, o, slots) for o in mine[1:]))
 
         await asyncio.gather(*(one_cluster(c) for c in clusters))
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu, sent
 
 
 def rendered(lab: LocalLab, clusters: list[str], objs: list[dict[str, Any]]) -> list[RenderedCluster]:
@@ -153,6 +162,70 @@ def kubectl_apply(lab: LocalLab, clusters: list[str], objs: list[dict[str, Any]]
     return time.perf_counter() - started
 
 
+@dataclass
+class Run:
+    raw: float  # wall seconds
+    raw_cpu: float  # this process's CPU seconds: the client's, the apiservers are other processes
+    raw_requests: int
+    fleet: float
+    fleet_cpu: float
+    fleet_requests: int
+
+    @property
+    def ratio(self) -> float:
+        return self.fleet / self.raw
+
+
+async def one_run(lab: LocalLab, names: list[str], config: FleetConfig, count: int, number: int) -> Run:
+    """raw and fleet, each from nothing into namespaces of this run's own."""
+    raw, raw_cpu, raw_requests = await raw_apply(lab, names, objects(f"bench-raw-{number}", count))
+    plan = rendered(lab, names, objects(f"bench-fleet-{number}", count))
+    started, cpu = time.perf_counter(), time.process_time()
+    results = await sync_fleet(plan, config, SyncOptions())
+    fleet, fleet_cpu = time.perf_counter() - started, time.process_time() - cpu
+    assert all(not r.failed for r in results), [r.error for r in results]
+    return Run(raw, raw_cpu, raw_requests, fleet, fleet_cpu, sum(r.requests for r in results))
+
+
+async def profiled_sync(lab: LocalLab, names: list[str], config: FleetConfig, count: int, out: Path) -> None:
+    """One more full sync under cProfile, its breakdown by stage printed and its stats written to ``out``."""
+    plan = rendered(lab, names, objects("bench-profile", count))
+    profile = cProfile.Profile()
+    profile.enable()
+    await sync_fleet(plan, config, SyncOptions())
+    profile.disable()
+    profile.dump_stats(out)
+    objects_applied = len(names) * (count + 1)
+    print(f"profile of a full sync ({objects_applied} objects), client CPU per object by stage:")
+    for stage, seconds in stages(pstats.Stats(profile)):
+        print(f"  {stage:44} {seconds * 1e6 / objects_applied:7.0f} us")
+    print(f"  (stats in {out}: python -m pstats {out})")
+
+
+# Stages by where the time is spent (self time of functions, by file), first match wins.
+STAGES = (
+    ("TLS (ssl)", ("ssl.py", "_ssl", "sslproto.py")),
+    ("HTTP client (aiohttp)", ("aiohttp/",)),
+    ("JSON encode/decode", ("json/", "_json")),
+    ("kubernetes_asyncio (config, client set-up)", ("kubernetes_asyncio/",)),
+    ("comparison (normalise, diffs, digests)", ("fleet/model/compare.py", "hashlib")),
+    ("fleet engine (sync, apply, dry run, prune)", ("fleet/engine/",)),
+    ("fleet kube (requests, errors, discovery)", ("fleet/kube/",)),
+    ("fleet model and other fleet code", ("fleet/",)),
+    ("YAML", ("yaml/",)),
+    ("asyncio event loop", ("asyncio/", "selectors.py", "select.")),
+)
+
+
+def stages(stats: pstats.Stats) -> list[tuple[str, float]]:
+    totals: dict[str, float] = {}
+    for (filename, _line, function), (_calls, _primitive, own, _cumulative, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        where = f"{filename}:{function}"
+        stage = next((name for name, marks in STAGES if any(m in where for m in marks)), "other (Python runtime)")
+        totals[stage] = totals.get(stage, 0.0) + own
+    return sorted(totals.items(), key=lambda kv: -kv[1])
+
+
 async def main_async(args: argparse.Namespace) -> None:
     root = Path(tempfile.mkdtemp(prefix="fleet-bench-"))
     lab = LocalLab(root / "lab")
@@ -161,15 +234,11 @@ async def main_async(args: argparse.Namespace) -> None:
         started = time.perf_counter()
         # Apiserver-only clusters: no controllers spend the two cores on the Deployments' pods.
         await lab.up([ClusterSpec(n, ()) for n in names], log=lambda _m: None)
-        print(f"lab: {len(names)} clusters ready in {time.perf_counter() - started:.1f}s")
+        print(f"lab: {len(names)} clusters ready in {time.perf_counter() - started:.1f}s, {lab_rss_mb(lab)} MiB RSS")
         config = FleetConfig(lab.paths.kubeconfigs)
         await raw_apply(lab, names, objects("bench-warm-up", 10))  # TLS sessions, caches: not measured
-        raw_time = await raw_apply(lab, names, objects("bench-raw", args.objects))
-        fleet_objs = objects("bench-fleet", args.objects)
-        started = time.perf_counter()
-        results = await sync_fleet(rendered(lab, names, fleet_objs), config, SyncOptions())
-        fleet_time = time.perf_counter() - started
-        assert all(not r.failed for r in results), [r.error for r in results]
+        runs = [await one_run(lab, names, config, args.objects, number) for number in range(args.runs)]
+        fleet_objs = objects(f"bench-fleet-{args.runs - 1}", args.objects)
         started = time.perf_counter()
         noop = await sync_fleet(rendered(lab, names, fleet_objs), config, SyncOptions())
         noop_time = time.perf_counter() - started
@@ -187,27 +256,57 @@ async def main_async(args: argparse.Namespace) -> None:
             for api in apis:
                 await api.close()
         kubectl_time = kubectl_apply(lab, names, objects("bench-kubectl", args.objects), root)
+        if args.profile:
+            await profiled_sync(lab, names, config, args.objects, Path(args.profile))
         total = len(names) * (args.objects + 1)
+        full = statistics.median(r.fleet for r in runs)
+        ratios = sorted(r.ratio for r in runs)
+        cpu_ratios = sorted(r.fleet_cpu / r.raw_cpu for r in runs)
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}")
-        print(f"{len(names)} clusters x {args.objects + 1} objects = {total} objects")
-        print(f"raw SSA client (lower bound): {raw_time:7.2f}s  {total / raw_time:8.0f} objects/s")
-        print(f"fleet sync (from nothing):    {fleet_time:7.2f}s  {total / fleet_time:8.0f} objects/s")
+        print(f"{len(names)} clusters x {args.objects + 1} objects = {total} objects, {args.runs} runs (median)")
+        raw = statistics.median(r.raw for r in runs)
+        raw_cpu = statistics.median(r.raw_cpu for r in runs)
+        fleet_cpu = statistics.median(r.fleet_cpu for r in runs)
+        print(f"raw SSA client (lower bound): {raw:7.2f}s  {total / raw:8.0f} objects/s", end="")
+        print(f"  client CPU {raw_cpu:6.2f}s = {raw_cpu * 1e6 / total:5.0f} us/object, {runs[0].raw_requests} requests")
+        print(f"fleet sync (from nothing):    {full:7.2f}s  {total / full:8.0f} objects/s", end="")
+        print(
+            f"  client CPU {fleet_cpu:6.2f}s = {fleet_cpu * 1e6 / total:5.0f} us/object, "
+            f"{runs[0].fleet_requests} requests"
+        )
         print(f"fleet sync (no-op):           {noop_time:7.2f}s  requests/cluster {noop[0].requests}, writes 0")
         print(f"fleet no-op, clients kept:    {hub_noop_time:7.2f}s  (as the hub resyncs)")
         print(f"kubectl apply --server-side:  {kubectl_time:7.2f}s  (one cluster after another)")
         print(
-            f"ratios: fleet/raw {fleet_time / raw_time:.2f}; kubectl/fleet {kubectl_time / fleet_time:.1f}; "
-            f"no-op/full {noop_time / fleet_time:.2f}; hub no-op/full {hub_noop_time / fleet_time:.2f}"
+            f"fleet/raw wall {statistics.median(ratios):.2f} (runs: {', '.join(f'{r:.2f}' for r in ratios)}); "
+            f"fleet/raw client CPU {statistics.median(cpu_ratios):.2f} ({', '.join(f'{r:.2f}' for r in cpu_ratios)})"
+        )
+        print(
+            f"ratios: kubectl/fleet {kubectl_time / full:.1f}; no-op/full {noop_time / full:.2f}; "
+            f"hub no-op/full {hub_noop_time / full:.2f}"
         )
     finally:
         lab.down()
         shutil.rmtree(root, ignore_errors=True)
 
 
+def lab_rss_mb(lab: LocalLab) -> int:
+    """Resident memory of the lab's processes (etcd, apiservers), from /proc."""
+    total = 0
+    for name in lab.supervisor.known():
+        pid = lab.supervisor.pid(name)
+        with contextlib.suppress(OSError, StopIteration):
+            status = Path(f"/proc/{pid}/status").read_text()
+            total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+    return total // 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clusters", type=int, default=10)
     parser.add_argument("--objects", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=5, help="full syncs of raw and fleet, interleaved")
+    parser.add_argument("--profile", default="", help="also profile one full sync; write its stats to this file")
     asyncio.run(main_async(parser.parse_args()))
 
 
