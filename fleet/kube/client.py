@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
+from aiohttp.helpers import get_env_proxy_for_url
 from kubernetes_asyncio import client, config
+from yarl import URL
 
 from fleet.config import FleetConfig
 from fleet.kube.api import ApiLimits, ClusterApi
@@ -24,7 +27,25 @@ async def cluster_client(resolved: ResolvedKubeconfig) -> client.ApiClient:
     configuration = client.Configuration()
     loader = config.kube_config.KubeConfigLoader(config_dict=resolved.config, active_context=resolved.context)
     await loader.load_and_set(configuration)
-    return client.ApiClient(configuration=configuration)
+    api = client.ApiClient(configuration=configuration)
+    _environment_once(api)
+    return api
+
+
+def _environment_once(api: client.ApiClient) -> None:
+    """kubernetes_asyncio's HTTP session trusts the environment, so aiohttp reads ~/.netrc and the proxy
+    variables in a worker thread twice for every request: a thread hand-off per request, and .netrc
+    credentials sent to an apiserver authenticated by client certificate. The proxy (HTTPS_PROXY,
+    NO_PROXY) is looked up once here and kept; .netrc is never read (the kubeconfig holds the
+    credentials)."""
+    rest = api.rest_client
+    if not rest.proxy:
+        with contextlib.suppress(LookupError):
+            proxy, auth = get_env_proxy_for_url(URL(str(api.configuration.host)))
+            rest.proxy = str(proxy)
+            if auth is not None:
+                rest.proxy_headers = {"Proxy-Authorization": auth.encode()}
+    rest.pool_manager._trust_env = False
 
 
 async def server_version(resolved: ResolvedKubeconfig, *, timeout: float = 5.0) -> str:
