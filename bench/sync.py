@@ -63,7 +63,8 @@ def objects(namespace: str, count: int) -> list[dict[str, Any]]:
             case 0:
                 result.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"i": str(i)}})
             case 1:
-                spec = {"selector": {"app": meta["name"]}, "ports": [{"name": "http", "port": 80}]}
+                # Headless: many runs would use up the lab's Service IP range (no controller frees them).
+                spec = {"clusterIP": "None", "selector": {"app": meta["name"]}, "ports": [{"name": "http", "port": 80}]}
                 result.append({"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": spec})
             case _:
                 pod = {
