@@ -100,7 +100,8 @@ def make_app(hub: Hub) -> web.Application:
             report = hub.report().selected(selection)
         except (ValueError, FleetError) as exc:
             return _error(400, f"bad request: {exc}")
-        data = report.to_dict(with_items=True)
+        # ?brief=1: without drift items and objects (the dashboard's matrix needs only the counts).
+        data = report.to_dict(with_items=request.query.get("brief") not in ("1", "true"))
         data["version"] = hub.changes.version  # the dashboard compares it with its event stream's
         data["revision"] = hub.state.revision
         data["gitError"] = hub.state.git_error

@@ -98,15 +98,12 @@ async def gate_promotion(workspace: Workspace, repository: Repository, *, source
     """Read the source env's pin and evaluate the gates on its clusters, live."""
     if source == target:
         raise UsageError("--from and --to name the same env: nothing to promote")
-    snapshot = workspace.snapshot
-    check_env(snapshot, source, "--from")
-    check_env(snapshot, target, "--to")
-    pin = read_pin(snapshot, source).resolved(repository.resolve, snapshot.revision)
+    check_env(workspace.snapshot, source, "--from")
+    check_env(workspace.snapshot, target, "--to")
     clusters = workspace.select(Selection(envs=(source,)))
     rendered = await asyncio.to_thread(workspace.render_all, clusters)
     report = await fleet_report(rendered, workspace.config, inventory_name=workspace.config.inventory)
-    soak = env_settings(snapshot, source).min_soak_seconds
-    return Promotion(source, target, pin, tuple(evaluate_gates(report.clusters, min_soak_seconds=soak)))
+    return promotion_from_reports(workspace, repository, report.clusters, source=source, target=target)
 
 
 def promotion_from_reports(

@@ -69,6 +69,19 @@ def release_values(tag: str, **extra: object) -> str:
     return "values: {" + values + "}\n"
 
 
+def push_broken_release(fleet: FleetRepo) -> None:
+    """Release 3, which degrades wave 1, without automatic rollback: the rollout stays halted."""
+    pin = (fleet.root / "overlays/prod/release.yaml").read_text().split("values:")[0]
+    push(
+        fleet,
+        {
+            "overlays/prod/env.yaml": "rollout: {waveTimeout: 90, autoRollback: false}\n",
+            "overlays/prod/release.yaml": pin + release_values("3", broken=True),
+        },
+        "release 3, no automatic rollback",
+    )
+
+
 def tag_of(hub: Hub) -> str:
     return str(hub.rollouts["prod"].target_release.get("values", {}).get("tag"))
 
@@ -115,15 +128,7 @@ async def test_a_hub_restarted_mid_rollout_does_not_release_the_next_wave(
     fleet, running = prod
     both = ("prod-eu-1", "prod-us-1")
     await running.wait(lambda h: all(n in h.state.reports and h.state.reports[n].ok for n in both), 60, "first sync")
-    pin = (fleet.root / "overlays/prod/release.yaml").read_text().split("values:")[0]
-    push(
-        fleet,
-        {
-            "overlays/prod/env.yaml": "rollout: {waveTimeout: 90, autoRollback: false}\n",
-            "overlays/prod/release.yaml": pin + release_values("3", broken=True),
-        },
-        "release 3, no automatic rollback",
-    )
+    push_broken_release(fleet)
     body = b'{"ref": "refs/heads/main"}'
     assert await running.webhook(body, signed(body)) == 202
     await running.wait(lambda h: h.rollouts["prod"].state == "halted", 90, "wave 1 halted")
@@ -144,15 +149,7 @@ async def test_the_dashboard_shows_why_a_wave_halted(prod: tuple[FleetRepo, Runn
     fleet, running = prod
     both = ("prod-eu-1", "prod-us-1")
     await running.wait(lambda h: all(n in h.state.reports and h.state.reports[n].ok for n in both), 60, "first sync")
-    pin = (fleet.root / "overlays/prod/release.yaml").read_text().split("values:")[0]
-    push(
-        fleet,
-        {
-            "overlays/prod/env.yaml": "rollout: {waveTimeout: 90, autoRollback: false}\n",
-            "overlays/prod/release.yaml": pin + release_values("3", broken=True),
-        },
-        "release 3, no automatic rollback",
-    )
+    push_broken_release(fleet)
     errors: list[str] = []
     async with chromium() as browser:
         page = await open_page(browser, running.url + "/#/envs/prod", errors)

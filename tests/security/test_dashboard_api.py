@@ -65,6 +65,10 @@ async def test_the_fleet_can_be_filtered_by_env_and_selector(hub: RunningHub) ->
     assert '"name": "staging-1"' in body and '"name": "dev-1"' not in body
     _, _, body = await fetch(hub.url + "/api/v1/fleet?selector=region%3Deu")
     assert '"name": "dev-1"' in body and '"name": "staging-1"' not in body
+    _, _, body = await fetch(hub.url + "/api/v1/fleet?brief=1")
+    assert '"items"' not in body and '"drift": 0' in body
+    _, _, body = await fetch(hub.url + "/api/v1/fleet")
+    assert '"items": []' in body
     status, _, body = await fetch(hub.url + "/api/v1/fleet?selector=%3D%3D%3D")
     assert status == 400 and "bad request" in body
 

@@ -134,11 +134,10 @@ async function syncNow(cluster) {
 // ---- the matrix -------------------------------------------------------------------------------------
 
 function matrixQuery() {
-  const query = new URLSearchParams();
+  const query = new URLSearchParams({ brief: "1" });
   if (filters.env) query.set("env", filters.env);
   if (filters.selector) query.set("selector", filters.selector);
-  const text = query.toString();
-  return text ? `?${text}` : "";
+  return `?${query.toString()}`;
 }
 
 function wanted(cluster) {
@@ -293,7 +292,7 @@ function fieldRows(item) {
 
 async function renderCluster(name) {
   const data = await getJSON(`/api/v1/clusters/${encodeURIComponent(name)}/drift`);
-  const fleet = await getJSON("/api/v1/fleet?env=" + encodeURIComponent(data.env));
+  const fleet = await getJSON(`/api/v1/fleet?brief=1&env=${encodeURIComponent(data.env)}`);
   header(fleet);
   const facts = el("dl", { class: "facts" },
     el("dt", { text: "Env" }), el("dd", {}, el("a", { href: `#/envs/${encodeURIComponent(data.env)}`, text: data.env })),
@@ -387,7 +386,7 @@ function planView(env, envs, promotedFrom) {
 
 async function renderEnv(env) {
   const data = await getJSON(`/api/v1/envs/${encodeURIComponent(env)}`);
-  const fleet = await getJSON("/api/v1/fleet?env=" + encodeURIComponent(env));
+  const fleet = await getJSON(`/api/v1/fleet?brief=1&env=${encodeURIComponent(env)}`);
   header(fleet);
   const pin = data.pin.error
     ? el("p", { class: "banner bad", text: data.pin.error })
