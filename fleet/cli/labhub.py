@@ -70,7 +70,7 @@ def _ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
             raise UsageError("the hub stopped at once: " + (" | ".join(tail) or f"exit code {process.returncode}"))
         with (
             contextlib.suppress(urllib.error.URLError, OSError),
-            urllib.request.urlopen(url + "/healthz", timeout=2) as response,
+            urllib.request.urlopen(url + "/readyz", timeout=2) as response,
         ):
             if response.status == 200:
                 return
