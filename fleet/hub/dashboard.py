@@ -12,7 +12,6 @@ the page runs only its own script, and it writes text from reports with ``textCo
 from __future__ import annotations
 
 import asyncio
-import json
 from importlib import resources
 from typing import Any
 
@@ -20,6 +19,7 @@ from aiohttp import web
 
 from fleet.errors import FleetError
 from fleet.hub.core import Hub
+from fleet.hub.replies import error_reply, json_reply
 from fleet.model.promotion import Record
 from fleet.workflows.promotion import history, plan_promotion, promotion_from_reports, read_pin
 
@@ -107,7 +107,7 @@ def add_dashboard(app: web.Application, hub: Hub) -> None:
         env = request.match_info["env"]
         workspace = _workspace(hub)
         if env not in workspace.registry.envs:
-            return _error(404, f"unknown env {env!r}; envs: {', '.join(workspace.registry.envs) or 'none'}")
+            return error_reply(404, f"unknown env {env!r}; envs: {', '.join(workspace.registry.envs) or 'none'}")
         try:
             pin = read_pin(workspace.snapshot, env)
         except FleetError as exc:
@@ -117,7 +117,7 @@ def add_dashboard(app: web.Application, hub: Hub) -> None:
         records = await asyncio.to_thread(history, hub.git.repository, env, ref=workspace.snapshot.revision, limit=20)
         rollout = hub.rollouts.get(env)
         sources = [r.data.get("from") for r in records if r.data.get("kind") == "promotion" and r.data.get("from")]
-        return _json(
+        return json_reply(
             {
                 "env": env,
                 "revision": workspace.snapshot.revision,
@@ -141,7 +141,7 @@ def add_dashboard(app: web.Application, hub: Hub) -> None:
                 workspace, hub.git.repository, list(hub.state.reports.values()), source=source, target=env
             )
         except FleetError as exc:
-            return _error(400, str(exc))
+            return error_reply(400, str(exc))
         key = (workspace.snapshot.revision, source, env, promotion.pin.revision, repr(promotion.pin.values))
         cache: dict[tuple[str, ...], asyncio.Task[Any]] = app[PLANS]
         # One plan at a time and one kept: anyone who can read can ask for a plan, and each costs a dry
@@ -154,8 +154,8 @@ def add_dashboard(app: web.Application, hub: Hub) -> None:
                 changes = await asyncio.shield(cache[key])
             except FleetError as exc:
                 cache.pop(key, None)  # asked again, it is tried again
-                return _error(502, f"plan failed: {exc}")
-        return _json(
+                return error_reply(502, f"plan failed: {exc}")
+        return json_reply(
             {
                 "from": source,
                 "to": env,
@@ -182,11 +182,3 @@ def _record(record: Record) -> dict[str, Any]:
     return {
         k: data.get(k) for k in ("commit", "when", "author", "kind", "from", "revision", "gates", "forced", "message")
     }
-
-
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=str))
-
-
-def _error(status: int, message: str) -> web.Response:
-    return _json({"error": message}, status)

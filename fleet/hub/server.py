@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from typing import Any
 
 from aiohttp import web
@@ -14,23 +13,12 @@ from aiohttp import web
 from fleet.errors import FleetError
 from fleet.hub.core import Hub
 from fleet.hub.dashboard import add_dashboard, security_headers
+from fleet.hub.replies import dumps, error_reply, json_reply
 from fleet.model.cluster import Selection
 from fleet.selector import parse_selector
 
 MAX_BODY = 1024 * 1024
 HUB_KEY = web.AppKey("hub", Hub)
-
-
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=_dumps)
-
-
-def _dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, default=str)
-
-
-def _error(status: int, message: str) -> web.Response:
-    return _json({"error": message}, status)
 
 
 def verify_github(secret: str, body: bytes, signature: str | None) -> bool:
@@ -71,7 +59,7 @@ async def _no_tracebacks(request: web.Request, handler: Any) -> web.StreamRespon
     except Exception as exc:
         hub = request.app[HUB_KEY]
         hub.log("api_error", path=request.path, error=type(exc).__name__)
-        return _error(500, f"internal error ({type(exc).__name__})")
+        return error_reply(500, f"internal error ({type(exc).__name__})")
 
 
 def make_app(hub: Hub) -> web.Application:
@@ -85,7 +73,7 @@ def make_app(hub: Hub) -> web.Application:
         if report is None:
             known = ", ".join(sorted(hub.state.reports)) or "none"
             raise web.HTTPNotFound(
-                text=_dumps({"error": f"unknown cluster {name!r}; known clusters: {known}"}),
+                text=dumps({"error": f"unknown cluster {name!r}; known clusters: {known}"}),
                 content_type="application/json",
             )
         return report
@@ -99,34 +87,34 @@ def make_app(hub: Hub) -> web.Application:
             selection = Selection(envs=envs, selector=parse_selector(selector) if selector else None)
             report = hub.report().selected(selection)
         except (ValueError, FleetError) as exc:
-            return _error(400, f"bad request: {exc}")
+            return error_reply(400, f"bad request: {exc}")
         # ?brief=1: without drift items and objects (the dashboard's matrix needs only the counts).
         data = report.to_dict(with_items=request.query.get("brief") not in ("1", "true"))
         data["version"] = hub.changes.version  # the dashboard compares it with its event stream's
         data["revision"] = hub.state.revision
         data["gitError"] = hub.state.git_error
         data["rollouts"] = [r.to_dict() for _, r in sorted(hub.rollouts.items())]
-        return _json(data)
+        return json_reply(data)
 
     @routes.get("/api/v1/clusters/{name}")
     async def cluster(request: web.Request) -> web.Response:
-        return _json(cluster_report(request).to_dict())
+        return json_reply(cluster_report(request).to_dict())
 
     @routes.get("/api/v1/clusters/{name}/drift")
     async def drift(request: web.Request) -> web.Response:
-        return _json(cluster_report(request).to_dict(with_items=True))
+        return json_reply(cluster_report(request).to_dict(with_items=True))
 
     @routes.post("/api/v1/sync")
     async def sync(request: web.Request) -> web.Response:
         origin = request.headers.get("Origin")
         if origin is not None and origin != f"{request.scheme}://{request.host}":
             hub.log("api_denied", path=request.path, remote=request.remote, origin="foreign")
-            return _error(403, "cross-origin requests are refused")
+            return error_reply(403, "cross-origin requests are refused")
         token = hub.options.token
         given = request.headers.get("Authorization", "")
         if not token or not hmac.compare_digest(_header_bytes(given), f"Bearer {token}".encode()):
             hub.log("api_denied", path=request.path, remote=request.remote)
-            return _error(401, "a valid bearer token is required")
+            return error_reply(401, "a valid bearer token is required")
         try:
             body = await request.json() if request.can_read_body else {}
             if not isinstance(body, dict):
@@ -144,10 +132,10 @@ def make_app(hub: Hub) -> web.Application:
             )
             triggered = hub.request_sync(selection)
         except (ValueError, TypeError) as exc:
-            return _error(400, f"bad request: {exc}")
+            return error_reply(400, f"bad request: {exc}")
         except FleetError as exc:
-            return _error(400, str(exc))
-        return _json({"triggered": triggered}, 202)
+            return error_reply(400, str(exc))
+        return json_reply({"triggered": triggered}, 202)
 
     @routes.post("/api/v1/webhooks/git")
     async def webhook(request: web.Request) -> web.Response:
@@ -165,10 +153,10 @@ def make_app(hub: Hub) -> web.Application:
                 bytes=len(body),
                 signed=github is not None or gitlab is not None,
             )
-            return _error(401, "invalid or missing webhook signature")
+            return error_reply(401, "invalid or missing webhook signature")
         hub.log("webhook", remote=request.remote, bytes=len(body))
         hub.fetch_now.set()
-        return _json({"fetch": "scheduled"}, 202)
+        return json_reply({"fetch": "scheduled"}, 202)
 
     @routes.get("/healthz")
     async def healthz(_request: web.Request) -> web.Response:

@@ -75,9 +75,9 @@ def _merge_group(
     """The strategic-merge patches of ``group`` applied by one kustomize run to the objects they name."""
     if not group:
         return objects
+    keys = [ObjectKey.of(view(obj)) for obj, _, _ in objects]
     located: dict[ObjectKey, int] = {}
-    for index, (obj, source, number) in enumerate(objects):
-        key = ObjectKey.of(view(obj))
+    for index, (key, (_, source, number)) in enumerate(zip(keys, objects, strict=True)):
         if key in located:  # kustomize would refuse the pair; say where both come from, as the renderer does
             first = objects[located[key]]
             raise RenderError(
@@ -99,8 +99,7 @@ def _merge_group(
         patches.append({**view(doc), "apiVersion": target["apiVersion"], "kind": target["kind"]})
     merged = merge(list(targets.values()), patches)
     result: list[Located] = []
-    for obj, source, number in objects:
-        key = ObjectKey.of(view(obj))
+    for key, (obj, source, number) in zip(keys, objects, strict=True):
         if key not in targets:
             result.append((obj, source, number))
         elif (patched := merged[key]) is not None:

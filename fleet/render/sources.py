@@ -233,7 +233,7 @@ class SourceRunner:
                 while len(self._packages) > PACKAGES_KEPT:
                     self._packages.pop(next(iter(self._packages)))
             files, chart = {"chart.tgz": self._packages[wanted]}, "chart.tgz"
-            tree = _digest(files)
+            tree = files_digest(files)
         else:
             (files, tree), chart = self._tree(snapshot, source.chart), source.chart
             if not any(p.endswith("/Chart.yaml") and p.count("/") == chart.count("/") + 1 for p in files):
@@ -285,7 +285,7 @@ class SourceRunner:
         found = self._trees.get(memo)
         if found is None or found[0] is not snapshot:
             files = _subtree(snapshot, directory)
-            found = (snapshot, files, _digest(files))
+            found = (snapshot, files, files_digest(files))
             self._trees[memo] = found
             while len(self._trees) > TREES_KEPT:
                 self._trees.popitem(last=False)
@@ -328,7 +328,7 @@ def _subtree(snapshot: Snapshot, directory: str) -> dict[str, bytes]:
     return {p: snapshot.read(p) for p in snapshot.files if p.startswith(prefix)}
 
 
-def _digest(files: Mapping[str, bytes]) -> bytes:
+def files_digest(files: Mapping[str, bytes]) -> bytes:
     digest = hashlib.sha256()
     for name in sorted(files):
         digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())

@@ -14,7 +14,6 @@ are equal run kustomize once.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from typing import Any
@@ -23,7 +22,7 @@ import yaml
 
 from fleet.errors import RenderError
 from fleet.model.objects import ObjectKey
-from fleet.render.sources import runner_for, tool_key
+from fleet.render.sources import files_digest, runner_for, tool_key
 from fleet.render.tools import Tools, run_tool, workdir
 from fleet.yamlio import load_all
 
@@ -68,10 +67,7 @@ def strategic_merge(
     }
     files["kustomization.yaml"] = json.dumps(kustomization).encode()
     runner = runner_for(tools)
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
-    key = tool_key(tools.kubectl, ["kustomize", "patches"], digest.digest(), b"")
+    key = tool_key(tools.kubectl, ["kustomize", "patches"], files_digest(files), b"")
 
     def run() -> str:
         with workdir(files) as root:
