@@ -13,7 +13,8 @@ Every error a user can cause or meet is one of these; the CLI prints ``str(error
     │   └── LabBuildError          building the control-plane binaries (go missing, build failed)
     └── ClusterError               exit 1, a cluster answered badly or not at all; carries the cluster
         ├── TemporaryClusterError  retry after ``retry_after`` seconds (timeouts, 5xx, connection refused)
-        └── PermanentClusterError  retrying will not help (403, invalid object)
+        ├── PermanentClusterError  retrying will not help (403, invalid object)
+        └── LeaseLost              a hub replica no longer holds the cluster's Lease: it must not write
 """
 
 from __future__ import annotations
@@ -96,3 +97,7 @@ class TemporaryClusterError(ClusterError):
 
 class PermanentClusterError(ClusterError):
     pass
+
+
+class LeaseLost(ClusterError):
+    """A write refused before it was sent: this hub replica's hold on the cluster's Lease ran out."""

@@ -19,7 +19,7 @@ from fleet.concurrency import run_all
 from fleet.engine import inventory as store
 from fleet.engine.manager import ResourceManager
 from fleet.engine.prune import Pruner
-from fleet.errors import ClusterError, PermanentClusterError
+from fleet.errors import ClusterError, LeaseLost, PermanentClusterError
 from fleet.kube.api import ApiError
 from fleet.kube.discovery import UnknownKind
 from fleet.model.changeset import Action, ChangeSet, ObjectChange
@@ -71,6 +71,8 @@ class ClusterSync:
         try:
             changes = await self._sync()
             error = None
+        except LeaseLost:
+            raise  # not this process's cluster any more: there is nothing to report on it
         except ClusterError as exc:
             changes, error = [], exc.detail
         except InventoryError as exc:

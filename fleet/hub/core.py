@@ -17,8 +17,14 @@ from fleet.hub.changes import Changes
 from fleet.hub.log import EventLog
 from fleet.hub.loop import REQUESTED, ClusterLoop, LoopSettings
 from fleet.hub.metrics import HubMetrics
+from fleet.hub.peers import PeerReports
 from fleet.hub.rollout import Rollout
+from fleet.hub.shards import Shards, ShardSettings
 from fleet.hub.waves import observed_releases, plan_rollouts
+from fleet.kube.api import ApiLimits, ClusterApi
+from fleet.kube.client import open_cluster
+from fleet.kube.leases import LeaseStore
+from fleet.kube.secrets import CredentialSource
 from fleet.model.cluster import Cluster, Registry, Selection, rollout_wave
 from fleet.model.promotion import Pin
 from fleet.model.rendered import RenderedCluster
@@ -41,6 +47,16 @@ class HubOptions:
     token: str | None = None  # bearer token for POST /api/v1/sync
     webhook_secret: str | None = None
     request_timeout: float = 20.0
+    identity: str = ""  # this replica's name (in the User-Agent of its requests, so audit logs name it)
+
+
+@dataclass(frozen=True)
+class Management:
+    """The management cluster the replicas coordinate through (None: one hub manages every cluster)."""
+
+    api: ClusterApi
+    namespace: str
+    shards: ShardSettings
 
 
 @dataclass
@@ -54,7 +70,14 @@ class HubState:
 
 
 class Hub:
-    def __init__(self, options: HubOptions, config: FleetConfig, log: EventLog | None = None) -> None:
+    def __init__(
+        self,
+        options: HubOptions,
+        config: FleetConfig,
+        log: EventLog | None = None,
+        *,
+        management: Management | None = None,
+    ) -> None:
         self.options = options
         self.config = config
         self.log = log or EventLog()
@@ -71,6 +94,21 @@ class Hub:
         self._ticker: asyncio.Task[None] | None = None
         self.rollouts: dict[str, Rollout] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self.local_changes = Changes()  # this replica's own reports only (what its peers follow)
+        self.management = management
+        self.shards: Shards | None = None
+        self.peers: PeerReports | None = None
+        self.credentials: CredentialSource | None = None
+        self._coordinator: asyncio.Task[None] | None = None
+        if management is not None:
+            self.shards = Shards(
+                LeaseStore(management.api, management.namespace),
+                management.shards,
+                on_change=self._held_changed,
+                log=self.log,
+            )
+            self.peers = PeerReports(management.shards.identity, on_change=self._peers_changed, log=self.log)
+            self.credentials = CredentialSource(management.api, management.namespace, config)
 
     # ---- Git ---------------------------------------------------------------------------------------
 
@@ -160,11 +198,15 @@ class Hub:
 
     async def _reconcile_registry(self, registry: Registry) -> None:
         wanted = {c.name: c for c in registry.clusters if c.enabled}
+        if self.shards is not None:
+            self.shards.set_clusters(wanted)
+            wanted = {n: c for n, c in wanted.items() if n in self.shards.held}
         for name in list(self.loops):
             if name not in wanted or wanted[name] != self.loops[name].cluster:
                 loop = self.loops.pop(name)
                 await loop.stop()
-                self.state.reports.pop(name, None)
+                if self.state.reports.pop(name, None) is not None:
+                    self.local_changes.bump()
                 if name not in wanted:
                     # Its workloads stay: unmanaging a cluster must never delete what runs there.
                     self.log("cluster_removed", cluster=name)
@@ -181,6 +223,7 @@ class Hub:
                     settings=settings,
                     render=self._render,
                     publish=self._publish,
+                    connect=self._connect,
                     config=self.config,
                     metrics=self.metrics,
                     log=self.log,
@@ -188,6 +231,46 @@ class Hub:
                 self.loops[name] = loop
                 loop.start()
                 self.log("cluster_added", cluster=name, env=cluster.env)
+
+    async def _connect(self, cluster: Cluster, limits: ApiLimits) -> ClusterApi:
+        return await open_cluster(
+            cluster,
+            self.config,
+            limits,
+            fence=self.shards.fence(cluster.name) if self.shards else None,
+            user_agent=f"fleet-hub/{self.options.identity}" if self.options.identity else None,
+            credentials=self.credentials,
+        )
+
+    # ---- shards ------------------------------------------------------------------------------------
+
+    async def _held_changed(self, _held: frozenset[str]) -> None:
+        if self.workspace is not None:
+            await self._reconcile_registry(self.workspace.registry)
+        self.changes.bump()
+
+    def _peers_changed(self) -> None:
+        self.changes.bump()
+        for env in list(self.rollouts):
+            self._advance(env)
+
+    async def _coordinate(self) -> None:
+        """The shard loop, and following the peers it finds."""
+        assert self.shards is not None and self.peers is not None
+        shards, peers = self.shards, self.peers
+        tick = asyncio.create_task(shards.run(), name="shards")
+        try:
+            while not tick.done():
+                await peers.follow(shards.members)
+                await asyncio.sleep(shards.settings.renew)
+        finally:
+            await stop_task(tick)
+
+    def all_reports(self) -> dict[str, ClusterReport]:
+        """Every cluster's report: this replica's, and its peers' for the clusters they hold."""
+        if self.peers is None:
+            return self.state.reports
+        return {**self.peers.all(), **self.state.reports}
 
     async def _render(self, cluster: Cluster) -> RenderedCluster:
         workspace = self.workspace
@@ -218,9 +301,12 @@ class Hub:
         return self._variants[key]
 
     def _publish(self, report: ClusterReport) -> None:
+        if self.shards is not None and report.name not in self.shards.held:
+            return  # a last report from a loop being stopped: another replica speaks for the cluster now
         if self.state.reports.get(report.name) != report:
             self.state.reports[report.name] = report
             self.changes.bump()
+            self.local_changes.bump()
         self._advance(report.env)
 
     def _advance(self, env: str) -> None:
@@ -235,18 +321,23 @@ class Hub:
                 self.changes.bump()
 
     def _move(self, rollout: Rollout, env: str) -> None:
-        for name in rollout.advance(self.state.reports):
+        for name in rollout.advance(self.all_reports()):
             if name in self.loops:
                 self.loops[name].trigger(f"wave released in {env}")
         if rollout.state == "complete":
             self.log("rollout", env=env, state="complete")
         elif rollout.state == "halted":
             self.log("rollout", env=env, state="halted", reason=rollout.reason)
-            if rollout.settings.auto_rollback and not rollout.rolled_back:
+            if rollout.settings.auto_rollback and not rollout.rolled_back and self._coordinates(env):
                 rollout.rolled_back = True
                 task = asyncio.create_task(self._auto_rollback(rollout), name=f"rollback {env}")
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
+
+    def _coordinates(self, env: str) -> bool:
+        """Whether this replica writes the env's automatic rollback (one replica per env, by the same
+        hashing as clusters); every replica follows the rollout from the shared reports."""
+        return self.shards is None or self.shards.owner_of(f"env/{env}") == self.shards.identity
 
     async def _auto_rollback(self, rollout: Rollout) -> None:
         env = rollout.env
@@ -270,6 +361,8 @@ class Hub:
 
     async def start(self) -> None:
         await self.refresh()
+        if self.shards is not None:
+            self._coordinator = asyncio.create_task(self._coordinate(), name="coordination")
         self._poller = asyncio.create_task(self._poll(), name="git poller")
         self._ticker = asyncio.create_task(self._tick(), name="rollout timer")
 
@@ -293,9 +386,12 @@ class Hub:
         return self._poller is not None and not self._poller.done()
 
     async def stop(self) -> None:
-        for task in (self._poller, self._ticker, *self._background):
+        for task in (self._poller, self._ticker, self._coordinator, *self._background):
             if task:
                 await stop_task(task)
+        if self.shards is not None and self.peers is not None:
+            await self.shards.leave()  # loops stopped, Leases released: the others take over at once
+            await self.peers.close()
         # In-flight applies are cancelled between requests; the inventory order keeps the cluster safe.
         await asyncio.gather(*(loop.stop() for loop in self.loops.values()))
         self.log("stopped")
@@ -303,8 +399,8 @@ class Hub:
     # ---- queries and requests ----------------------------------------------------------------------
 
     def report(self) -> FleetReport:
-        names = sorted(self.state.reports)
-        return FleetReport(tuple(self.state.reports[n] for n in names), iso(time.time()) or "")
+        reports = self.all_reports()
+        return FleetReport(tuple(reports[n] for n in sorted(reports)), iso(time.time()) or "")
 
     def request_sync(self, selection: Selection) -> list[str]:
         if self.workspace is None:

@@ -19,11 +19,11 @@ from fleet.config import FleetConfig
 from fleet.engine.drift import DriftScan
 from fleet.engine.manager import ResourceManager
 from fleet.engine.sync import ClusterSync, SyncOptions
-from fleet.errors import ClusterError, FleetError
+from fleet.errors import ClusterError, FleetError, LeaseLost
 from fleet.hub.log import EventLog
 from fleet.hub.metrics import HubMetrics
 from fleet.hub.watch import ClusterWatch
-from fleet.kube.api import ApiError, ApiLimits
+from fleet.kube.api import ApiError, ApiLimits, ClusterApi
 from fleet.kube.client import open_cluster
 from fleet.kube.discovery import UnknownKind
 from fleet.model import report
@@ -57,6 +57,7 @@ class ClusterLoop:
         settings: LoopSettings,
         render: Callable[[Cluster], Awaitable[RenderedCluster]],
         publish: Callable[[ClusterReport], None],
+        connect: Callable[[Cluster, ApiLimits], Awaitable[ClusterApi]] | None = None,
         config: FleetConfig,
         metrics: HubMetrics,
         log: EventLog,
@@ -65,6 +66,7 @@ class ClusterLoop:
         self.settings = settings
         self.render = render
         self.publish = publish
+        self.connect = connect or (lambda cluster, limits: open_cluster(cluster, config, limits))
         self.config = config
         self.metrics = metrics
         self.log = log
@@ -123,7 +125,7 @@ class ClusterLoop:
     async def _client(self) -> ResourceManager:
         if self.manager is None:
             limits = ApiLimits(timeout=self.settings.limits_timeout)
-            api = await open_cluster(self.cluster, self.config, limits)
+            api = await self.connect(self.cluster, limits)
             reconnects = self.metrics.watch_reconnects.labels(self.cluster.name)
             self.watch = ClusterWatch(api, self._on_watch, reconnects.inc)
             self.manager = ResourceManager(api)  # kept: no discovery requests on every reconcile
@@ -166,6 +168,10 @@ class ClusterLoop:
                 scan = await self._scan(manager, rendered)
                 result = "healed"
             await self._watch_resources(manager, rendered)
+        except LeaseLost as exc:
+            # Another replica holds the cluster now; this loop is being stopped. Nothing to report.
+            self.log("lease_lost", cluster=name, error=exc.detail)
+            return
         except (ClusterError, ApiError, UnknownKind) as exc:
             detail = exc.detail if isinstance(exc, ClusterError) else str(exc)
             self._failed(detail, rendered)

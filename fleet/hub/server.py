@@ -69,9 +69,10 @@ def make_app(hub: Hub) -> web.Application:
 
     def cluster_report(request: web.Request) -> Any:
         name = request.match_info["name"]
-        report = hub.state.reports.get(name)
+        reports = hub.all_reports()
+        report = reports.get(name)
         if report is None:
-            known = ", ".join(sorted(hub.state.reports)) or "none"
+            known = ", ".join(sorted(reports)) or "none"
             raise web.HTTPNotFound(
                 text=dumps({"error": f"unknown cluster {name!r}; known clusters: {known}"}),
                 content_type="application/json",
@@ -95,6 +96,19 @@ def make_app(hub: Hub) -> web.Application:
         data["gitError"] = hub.state.git_error
         data["rollouts"] = [r.to_dict() for _, r in sorted(hub.rollouts.items())]
         return json_reply(data)
+
+    @routes.get("/api/v1/shard")
+    async def shard(request: web.Request) -> web.Response:
+        """This replica's own reports (the clusters whose Leases it holds), for its peers: answered when
+        they changed since version ``since``, else after ``wait`` seconds (at most 30)."""
+        try:
+            since = int(request.query.get("since", "-1"))
+            wait = min(30.0, max(0.0, float(request.query.get("wait", "0"))))
+        except ValueError:
+            return error_reply(400, "bad request: `since` is a version number and `wait` a number of seconds")
+        version = await hub.local_changes.wait(since, wait)
+        reports = [hub.state.reports[n].to_dict(with_items=True) for n in sorted(hub.state.reports)]
+        return json_reply({"identity": hub.options.identity, "version": version, "clusters": reports})
 
     @routes.get("/api/v1/clusters/{name}")
     async def cluster(request: web.Request) -> web.Response:
@@ -174,6 +188,10 @@ def make_app(hub: Hub) -> web.Application:
     async def metrics(_request: web.Request) -> web.Response:
         return web.Response(body=hub.metrics.render(), content_type="text/plain", charset="utf-8")
 
+    async def release_long_polls(_app: web.Application) -> None:
+        hub.local_changes.bump()  # peers waiting on /api/v1/shard get their answer, so shutdown never waits
+
+    app.on_shutdown.append(release_long_polls)
     app.add_routes(routes)
     add_dashboard(app, hub)
     return app

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import aiohttp
 from kubernetes_asyncio import client
 
-from fleet.errors import PermanentClusterError, TemporaryClusterError
+from fleet.errors import LeaseLost, PermanentClusterError, TemporaryClusterError
 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"  # JSON is valid YAML: the body is sent as JSON
 FIELD_MANAGER = "fleet"
@@ -28,6 +28,9 @@ FIELD_MANAGER = "fleet"
 class ApiLimits:
     in_flight: int = 8  # requests at once per cluster
     timeout: float = 20.0  # seconds per request
+
+
+Fence = Callable[[], bool]  # whether this process may still write to the cluster (it holds its Lease)
 
 
 class ApiError(Exception):
@@ -54,10 +57,21 @@ def _status_error(status: int, body: bytes) -> ApiError:
 
 
 class ClusterApi:
-    def __init__(self, cluster: str, api: client.ApiClient, limits: ApiLimits | None = None) -> None:
+    def __init__(
+        self,
+        cluster: str,
+        api: client.ApiClient,
+        limits: ApiLimits | None = None,
+        *,
+        fence: Fence | None = None,
+        user_agent: str | None = None,
+    ) -> None:
         self.cluster = cluster
         self.api = api
         self.limits = limits or ApiLimits()
+        self.fence = fence
+        if user_agent:
+            api.user_agent = user_agent  # names the writer in the apiserver's audit log
         self._slots = asyncio.Semaphore(self.limits.in_flight)
         self.writes = 0  # mutating requests actually sent (dry runs excluded): the "zero writes" check
         self.requests = 0  # every request, reads and dry runs included
@@ -78,10 +92,15 @@ class ClusterApi:
         """Send one request; the decoded JSON body on 2xx. Raises ApiError on an error status from the
         server, TemporaryClusterError when the cluster cannot be reached or is overloaded."""
         query_list = list((query or {}).items())
+        write = method != "GET" and ("dryRun", "All") not in query_list
         self.requests += 1
-        if method != "GET" and ("dryRun", "All") not in query_list:
-            self.writes += 1
         async with self._slots:
+            # Checked after waiting for a slot, right before sending: a replica whose Lease ran out while
+            # it waited (or while it was paused) must not write.
+            if write and self.fence is not None and not self.fence():
+                raise LeaseLost(self.cluster, f"{method} {path} not sent: this hub no longer holds the cluster's Lease")
+            if write:
+                self.writes += 1
             try:
                 response = await self._send(method, path, query_list, body, content_type, timeout)
                 try:

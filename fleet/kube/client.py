@@ -11,8 +11,10 @@ from kubernetes_asyncio import client, config
 from yarl import URL
 
 from fleet.config import FleetConfig
-from fleet.kube.api import ApiLimits, ClusterApi
+from fleet.errors import UsageError
+from fleet.kube.api import ApiLimits, ClusterApi, Fence
 from fleet.kube.kubeconfig import ResolvedKubeconfig, load_kubeconfig
+from fleet.kube.secrets import CredentialSource
 from fleet.model.cluster import Cluster
 
 
@@ -58,7 +60,49 @@ async def server_version(resolved: ResolvedKubeconfig, *, timeout: float = 5.0) 
         await api.close()
 
 
-async def open_cluster(cluster: Cluster, config: FleetConfig, limits: ApiLimits | None = None) -> ClusterApi:
-    """The cluster's API through its vetted kubeconfig; the caller closes it."""
-    resolved = load_kubeconfig(cluster, config)
-    return ClusterApi(cluster.name, await cluster_client(resolved), limits or ApiLimits())
+async def open_cluster(
+    cluster: Cluster,
+    config: FleetConfig,
+    limits: ApiLimits | None = None,
+    *,
+    fence: Fence | None = None,
+    user_agent: str | None = None,
+    credentials: CredentialSource | None = None,
+) -> ClusterApi:
+    """The cluster's API through its vetted kubeconfig (a file of the credentials directory, or a Secret
+    of the management cluster); the caller closes it. With ``fence``, writes are sent only while it holds."""
+    if cluster.kubeconfig_secret and credentials is not None:
+        resolved = await credentials.kubeconfig(cluster)
+    else:
+        resolved = load_kubeconfig(cluster, config)
+    api = await cluster_client(resolved)
+    return ClusterApi(cluster.name, api, limits or ApiLimits(), fence=fence, user_agent=user_agent)
+
+
+IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+async def open_management(kubeconfig: Path | None, context: str | None = None, *, user_agent: str) -> ClusterApi:
+    """The management cluster the hub's replicas coordinate through: the operator's kubeconfig (trusted:
+    it comes from the hub's command line, never from Git), or the pod's ServiceAccount when ``None``."""
+    if kubeconfig is not None:
+        api = await api_client(kubeconfig, context)
+    else:
+        configuration = client.Configuration()
+        try:
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        except config.ConfigException as exc:
+            raise UsageError(
+                f"not running in a Kubernetes pod ({exc}); pass --management-kubeconfig to run the hub elsewhere"
+            ) from None
+        api = client.ApiClient(configuration=configuration)
+    _environment_once(api)
+    return ClusterApi("management", api, ApiLimits(), user_agent=user_agent)
+
+
+def in_cluster_namespace() -> str | None:
+    """The pod's namespace when running in a cluster."""
+    try:
+        return IN_CLUSTER_NAMESPACE.read_text().strip() or None
+    except OSError:
+        return None

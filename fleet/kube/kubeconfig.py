@@ -63,19 +63,27 @@ class _Vetting:
     def __init__(self, cluster: Cluster, config: FleetConfig) -> None:
         self.cluster = cluster
         self.config = config
-        self.written = cluster.kubeconfig_ref or str(cluster.kubeconfig)
+        self.from_secret = bool(cluster.kubeconfig_secret)
+        if self.from_secret:
+            self.written, self.field = f"Secret {cluster.kubeconfig_secret}", "kubeconfigSecret"
+        else:
+            self.written, self.field = f"kubeconfig {cluster.kubeconfig_ref or str(cluster.kubeconfig)!r}", "kubeconfig"
         self.root = Path(os.path.realpath(config.credentials_dir))
 
     def err(self, message: str) -> RegistryError:
         return RegistryError(
-            f"kubeconfig {self.written!r}: {message}",
+            f"{self.written}: {message}",
             path=self.cluster.source or None,
-            field="kubeconfig",
+            field=self.field,
             cluster=self.cluster.name,
         )
 
     def read_confined(self, path: Path, what: str, limit: int) -> bytes:
         """The bytes of ``path`` if, after symlinks, it is a regular file inside the credentials directory."""
+        if self.from_secret:
+            # A kubeconfig kept in a Secret has no directory of its own: reading a file it names would
+            # reach into the hub's file system.
+            raise self.err(f"{what} names a file; a kubeconfig in a Secret must embed its credentials (*-data)")
         real = Path(os.path.realpath(path))
         if real != self.root and self.root not in real.parents:
             raise self.err(f"{what} is outside the hub's credentials directory; refused")
@@ -94,7 +102,11 @@ class _Vetting:
             return handle.read(limit + 1)[:limit]
 
     def load(self) -> ResolvedKubeconfig:
-        raw = self.read_confined(self.cluster.kubeconfig, "the kubeconfig", MAX_KUBECONFIG_BYTES)
+        return self.parse(self.read_confined(self.cluster.kubeconfig, "the kubeconfig", MAX_KUBECONFIG_BYTES))
+
+    def parse(self, raw: bytes) -> ResolvedKubeconfig:
+        if len(raw) > MAX_KUBECONFIG_BYTES:
+            raise self.err(f"the kubeconfig is over the {MAX_KUBECONFIG_BYTES}-byte limit")
         try:
             # C loader: kubeconfigs with embedded certificates are big. Safe: no tags, no objects.
             data = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
@@ -217,4 +229,20 @@ class _Vetting:
 
 def load_kubeconfig(cluster: Cluster, config: FleetConfig) -> ResolvedKubeconfig:
     """The vetted kubeconfig of ``cluster``; raises RegistryError naming the cluster entry and field."""
-    return _Vetting(cluster, config).load()
+    vetting = _Vetting(cluster, config)
+    if vetting.from_secret:
+        raise vetting.err(
+            "only a hub with a management cluster (`fleet hub --management-kubeconfig`, or in a pod) reads "
+            "credentials from Secrets"
+        )
+    return vetting.load()
+
+
+def parse_kubeconfig(cluster: Cluster, config: FleetConfig, raw: bytes) -> ResolvedKubeconfig:
+    """A kubeconfig read from a Secret, vetted by the same rules as a file; it may name no file."""
+    return _Vetting(cluster, config).parse(raw)
+
+
+def vetting_error(cluster: Cluster, config: FleetConfig, message: str) -> RegistryError:
+    """An error about the cluster's credentials, worded like the vetting's own."""
+    return _Vetting(cluster, config).err(message)

@@ -67,6 +67,15 @@ class LabPaths:
     def log(self, process: str) -> Path:
         return self.logs / f"{process}.log"
 
+    @property
+    def audit_policy(self) -> Path:
+        """Present when the lab audits writes (``LocalLab(audit=True)``): every apiserver then logs who
+        wrote what, by user and User-Agent, to ``audit_log(cluster)``."""
+        return self.root / "audit-policy.yaml"
+
+    def audit_log(self, cluster: str) -> Path:
+        return self.logs / f"{cluster}.audit.log"
+
 
 def process_name(cluster: str, component: str) -> str:
     return f"{cluster}.{component}"
@@ -97,6 +106,33 @@ def etcd_spec(paths: LabPaths, bin_dir: Path, *, client_port: int, peer_port: in
     )
 
 
+AUDIT_POLICY = """\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  # The lab's own components write all the time (node heartbeats, controllers): not what a test asks about.
+  - level: None
+    userGroups: ["system:nodes"]
+  - level: None
+    users: ["system:kube-controller-manager", "system:kube-scheduler", "system:apiserver"]
+  - level: Metadata
+    verbs: ["create", "update", "patch", "delete", "deletecollection"]
+  - level: None
+"""
+
+
+def _audit_flags(paths: LabPaths, cluster: str) -> tuple[str, ...]:
+    if not paths.audit_policy.exists():
+        return ()
+    return (
+        f"--audit-policy-file={paths.audit_policy}",
+        f"--audit-log-path={paths.audit_log(cluster)}",
+        "--audit-log-format=json",
+        "--audit-log-mode=blocking",  # written before the response: a test reading it sees every write
+    )
+
+
 def apiserver_spec(paths: LabPaths, bin_dir: Path, *, cluster: str, port: int, etcd_port: int) -> ProcessSpec:
     pki = paths.pki
     return ProcessSpec(
@@ -123,6 +159,7 @@ def apiserver_spec(paths: LabPaths, bin_dir: Path, *, cluster: str, port: int, e
             "--allow-privileged=true",
             # every lab apiserver advertises 127.0.0.1, which an Endpoints object may not hold:
             "--endpoint-reconciler-type=none",
+            *_audit_flags(paths, cluster),
         ),
         paths.log(process_name(cluster, "kube-apiserver")),
         (("GOMEMLIMIT", "1GiB"),),

@@ -74,10 +74,13 @@ def _rss(pid: int) -> int | None:
 
 
 class LocalLab:
-    def __init__(self, root: Path, *, bin_dir: Path | None = None) -> None:
+    def __init__(self, root: Path, *, bin_dir: Path | None = None, audit: bool = False) -> None:
         self.paths = LabPaths(root.expanduser().resolve())
         self._bin_dir = bin_dir
         self.supervisor = Supervisor(self.paths.run)
+        if audit:  # kept in the lab's directory, so restarts of its apiservers audit too
+            self.paths.root.mkdir(parents=True, exist_ok=True)
+            self.paths.audit_policy.write_text(comp.AUDIT_POLICY)
 
     # ---- bookkeeping -------------------------------------------------------------------------------
 

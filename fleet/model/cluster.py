@@ -33,6 +33,7 @@ class Cluster:
     source: str = ""
     kubeconfig_ref: str = ""  # the path as written in Git, for messages
     kubernetes_version: str = ""  # "1.34": the minor the cluster runs, as the registry declares it
+    kubeconfig_secret: str = ""  # the Secret in the hub's namespace holding the kubeconfig (instead of a file)
 
     def template_view(self) -> dict[str, Any]:
         """What templates see as ``cluster``: never the kubeconfig. ``kubernetesVersion`` ("1.34", or ""

@@ -15,7 +15,18 @@ from fleet.model.vocabulary import CLUSTERS_DIR
 from fleet.repo.source import Snapshot
 from fleet.yamlio import key_lines, load_one
 
-FIELDS = {"name", "env", "labels", "kubeconfig", "context", "values", "enabled", "kubernetesVersion"}
+FIELDS = {
+    "name",
+    "env",
+    "labels",
+    "kubeconfig",
+    "kubeconfigSecret",
+    "context",
+    "values",
+    "enabled",
+    "kubernetesVersion",
+}
+SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 KUBERNETES_VERSION = re.compile(r"^v?(1)\.(\d{1,3})(\.\d{1,3})?$")
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
@@ -81,10 +92,20 @@ def parse_cluster(path: str, text: str, config: FleetConfig, known_envs: Iterabl
         if env not in envs:
             raise err(f"unknown env {env!r}: there is no overlays/{env}/ (envs: {', '.join(envs) or 'none'})", "env")
     labels = _check_labels(data.get("labels"), err)
-    kubeconfig = data.get("kubeconfig")
-    if not isinstance(kubeconfig, str) or not kubeconfig.strip():
+    kubeconfig, secret = data.get("kubeconfig"), data.get("kubeconfigSecret")
+    if secret is not None:
+        if kubeconfig is not None:
+            raise err("give either kubeconfig (a file) or kubeconfigSecret (a Secret), not both", "kubeconfigSecret")
+        if not isinstance(secret, str) or not SECRET_NAME.match(secret):
+            raise err(
+                "must be the name of a Secret in the hub's namespace (a lowercase DNS subdomain)", "kubeconfigSecret"
+            )
+        kubeconfig = ""
+    elif not isinstance(kubeconfig, str) or not kubeconfig.strip():
         raise err(
-            "required: path of the kubeconfig (relative paths resolve in the hub's credentials dir)", "kubeconfig"
+            "required: path of the kubeconfig (relative paths resolve in the hub's credentials dir), "
+            "or kubeconfigSecret",
+            "kubeconfig",
         )
     context = data.get("context")
     if context is not None and not isinstance(context, str):
@@ -103,13 +124,14 @@ def parse_cluster(path: str, text: str, config: FleetConfig, known_envs: Iterabl
         name=name,
         env=env,
         labels=labels,
-        kubeconfig=resolve_kubeconfig(kubeconfig, config.credentials_dir),
+        kubeconfig=resolve_kubeconfig(kubeconfig, config.credentials_dir) if kubeconfig else Path(),
         context=context,
         values=values,
         enabled=enabled,
         source=path,
         kubeconfig_ref=kubeconfig,
         kubernetes_version=f"{match.group(1)}.{int(match.group(2))}" if match else "",
+        kubeconfig_secret=secret or "",
     )
 
 

@@ -1,0 +1,94 @@
+"""The other replicas' reports, so that any replica serves the whole fleet.
+
+Peers are found through their member Leases (fleet.hub.shards), which carry their HTTP address. For each
+live peer one long-poll request is kept open on ``GET /api/v1/shard?since=V``: the peer answers at once
+when its reports changed since version V, else after ``WAIT`` seconds. So a change on one replica reaches
+the others within one round trip, an idle fleet costs one small request per peer every ``WAIT`` seconds,
+and a peer that died (its Lease gone) is forgotten together with its reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import aiohttp
+
+from fleet.concurrency import stop_task
+from fleet.hub.log import EventLog
+from fleet.model.report import ClusterReport, cluster_from_dict
+
+WAIT = 25.0  # seconds a peer holds a long-poll open
+RETRY = 1.0  # seconds before asking an unreachable peer again
+MAX_REPLY = 64 * 1024 * 1024
+
+
+class PeerReports:
+    def __init__(self, identity: str, *, on_change: Callable[[], None], log: EventLog) -> None:
+        self.identity = identity
+        self.on_change = on_change
+        self.log = log
+        self.reports: dict[str, dict[str, ClusterReport]] = {}  # peer -> cluster -> report
+        self.errors: dict[str, str] = {}  # peer -> why its reports may be stale
+        self._tasks: dict[str, tuple[str, asyncio.Task[None]]] = {}
+        self._session: aiohttp.ClientSession | None = None
+
+    def all(self) -> dict[str, ClusterReport]:
+        merged: dict[str, ClusterReport] = {}
+        for reports in self.reports.values():
+            merged.update(reports)
+        return merged
+
+    async def follow(self, members: Mapping[str, str]) -> None:
+        """Follow exactly the live peers in ``members`` (identity -> address)."""
+        peers = {m: a for m, a in members.items() if m != self.identity and a}
+        for member in list(self._tasks):
+            address, task = self._tasks[member]
+            if peers.get(member) != address:
+                del self._tasks[member]
+                await stop_task(task)
+                if self.reports.pop(member, None):
+                    self.on_change()
+                self.errors.pop(member, None)
+        for member, address in peers.items():
+            if member not in self._tasks:
+                task = asyncio.create_task(self._follow(member, address), name=f"peer {member}")
+                self._tasks[member] = (address, task)
+
+    async def close(self) -> None:
+        for _address, task in self._tasks.values():
+            await stop_task(task)
+        self._tasks.clear()
+        if self._session is not None:
+            await self._session.close()
+
+    async def _follow(self, member: str, address: str) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT + 10), trust_env=False)
+        version = -1
+        while True:
+            try:
+                url = f"{address.rstrip('/')}/api/v1/shard"
+                async with self._session.get(url, params={"since": str(version), "wait": str(WAIT)}) as response:
+                    if response.status != 200:
+                        raise ValueError(f"answered {response.status}")
+                    body: Any = await response.json(content_type=None)
+                version = self._store(member, body)
+                self.errors.pop(member, None)
+            except asyncio.CancelledError:
+                raise
+            except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError) as exc:
+                if member not in self.errors:
+                    self.log("peer_error", peer=member, error=f"{type(exc).__name__}: {exc}"[:200])
+                self.errors[member] = f"{type(exc).__name__}"
+                await asyncio.sleep(RETRY)
+
+    def _store(self, member: str, body: Any) -> int:
+        if not isinstance(body, dict) or body.get("identity") != member:
+            raise ValueError("not a shard report of that replica")
+        reports = {c["name"]: cluster_from_dict(c) for c in body["clusters"]}
+        if reports != self.reports.get(member):
+            self.reports[member] = reports
+            self.on_change()
+        return int(body["version"])
