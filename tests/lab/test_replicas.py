@@ -12,6 +12,7 @@ import calendar
 import os
 import signal
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,19 @@ import aiohttp
 import pytest
 from kubernetes_asyncio import client
 
-from fleet.hub.shards import CLUSTER, lease_name
+from fleet.config import FleetConfig
+from fleet.errors import LeaseLost, RegistryError
+from fleet.hub.log import EventLog
+from fleet.hub.shards import CLUSTER, Shards, ShardSettings, lease_name
+from fleet.kube.client import open_cluster, open_management
+from fleet.kube.leases import LeaseStore
+from fleet.kube.secrets import CredentialSource
+from fleet.model.cluster import Cluster
 from tests.support.fleetfiles import commit_files, git_repo
 from tests.support.hub import free_port
 from tests.support.lab import wait_for
 from tests.support.replicas import (
+    DEPLOY,
     HUB_NAMESPACE,
     AuditedLab,
     HubProcess,
@@ -253,3 +262,107 @@ async def test_three_replicas_share_six_clusters_survive_a_kill_and_a_paused_one
 
 async def _is(value: Any, expected: str) -> bool:
     return bool(await value == expected)
+
+
+async def test_deploy_manifests_pass_the_apiservers_server_side_dry_run(audited: AuditedLab) -> None:
+    namespace = audited.kubectl(MANAGEMENT, "apply", "--server-side", f"--filename={DEPLOY / 'namespace.yaml'}")
+    assert namespace.returncode == 0, namespace.stderr
+    dry_run = audited.kubectl(MANAGEMENT, "apply", "--server-side", "--dry-run=server", f"--kustomize={DEPLOY}")
+    assert dry_run.returncode == 0, dry_run.stderr
+    kinds = {line.split("/")[0] for line in dry_run.stdout.splitlines()}
+    assert {"serviceaccount", "role.rbac.authorization.k8s.io", "deployment.apps", "service"} <= kinds, dry_run.stdout
+
+
+async def test_a_write_is_refused_once_the_lease_ran_out_and_the_lease_changes_hands_by_conditional_writes(
+    audited: AuditedLab,
+) -> None:
+    """In-process replicas against the real management cluster, ticked by hand: the fence is tested
+    without depending on which of a woken process's timers fires first."""
+    lab = audited
+    namespace = f"fence-{uuid.uuid4().hex[:6]}"
+    async with admin_api(lab, MANAGEMENT) as api:
+        await client.CoreV1Api(api).create_namespace({"metadata": {"name": namespace}})
+    settings = {"duration": 3.0, "renew": 1.0, "margin": 1.0}
+    management = await open_management(lab.kubeconfig(MANAGEMENT), MANAGEMENT, user_agent="fleet-test")
+    workload = await open_cluster(
+        Cluster("w1", "dev", {}, lab.kubeconfig("w1"), "w1"),
+        FleetConfig(lab.kubeconfig("w1").parent),
+        fence=None,
+    )
+    changes: list[tuple[str, frozenset[str]]] = []
+
+    def replica(identity: str) -> Shards:
+        async def on_change(held: frozenset[str]) -> None:
+            changes.append((identity, held))
+
+        store = LeaseStore(management, namespace)
+        shards = Shards(store, ShardSettings(identity, "", **settings), on_change=on_change, log=EventLog())
+        shards.set_clusters(["w1"])
+        return shards
+
+    a, b = replica("fence-a"), replica("fence-b")
+    try:
+        await a.tick()
+        assert a.holds("w1")
+        workload.fence = a.fence("w1")
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": namespace, "namespace": "default"}}
+        await workload.request("POST", "/api/v1/namespaces/default/configmaps", body=body)
+
+        await b.tick()  # b sees a alive and waits
+        assert not b.holds("w1")
+        await asyncio.sleep(2.2)  # a does not renew: past its term (duration - margin) on its own clock
+        assert not a.holds("w1")
+        with pytest.raises(LeaseLost):
+            await workload.request("DELETE", f"/api/v1/namespaces/default/configmaps/{namespace}")
+        async with admin_api(lab, "w1") as api:  # the refused delete was never sent
+            await client.CoreV1Api(api).read_namespaced_config_map(namespace, "default")
+
+        await asyncio.sleep(1.0)
+        await b.tick()  # a's member Lease unchanged for its duration, as b saw it: b takes w1
+        assert b.holds("w1")
+        store = LeaseStore(management, namespace)
+        taken = await store.get(lease_name(CLUSTER, "w1"))
+        assert taken is not None and taken.holder == "fence-b"
+
+        await a.tick()  # a wakes: its hold lapsed, it renews, and sees b holding w1
+        assert not a.holds("w1") and ("fence-a", frozenset()) in changes
+        # Whoever owns w1 by the hash now, it changes hands only by a release and a conditional take.
+        for _ in range(3):
+            await a.tick()
+            await b.tick()
+        holders_now = [s.identity for s in (a, b) if s.holds("w1")]
+        assert len(holders_now) == 1
+        current = await store.get(lease_name(CLUSTER, "w1"))
+        assert current is not None and current.holder == holders_now[0]
+        # A write from a stale read loses: two replicas reading the same version cannot both win.
+        first = await store.update(current, holder=current.holder, duration=3.0)
+        assert first is not None
+        assert await store.update(current, holder="someone-else", duration=3.0) is None
+    finally:
+        await workload.close()
+        await management.close()
+
+
+async def test_only_secrets_marked_as_cluster_credentials_are_read(audited: AuditedLab) -> None:
+    lab = audited
+    namespace = f"creds-{uuid.uuid4().hex[:6]}"
+    async with admin_api(lab, MANAGEMENT) as api:
+        core = client.CoreV1Api(api)
+        await core.create_namespace({"metadata": {"name": namespace}})
+        await core.create_namespaced_secret(
+            namespace, {"metadata": {"name": "webhook"}, "stringData": {"kubeconfig": "token-that-must-not-leak"}}
+        )
+    management = await open_management(lab.kubeconfig(MANAGEMENT), MANAGEMENT, user_agent="fleet-test")
+    source = CredentialSource(management, namespace, FleetConfig(lab.kubeconfig("w1").parent))
+    try:
+        for secret, message in [
+            ("webhook", "is not marked as cluster credentials"),
+            ("absent", f"not found in the hub's namespace '{namespace}'"),
+        ]:
+            cluster = Cluster("w1", "dev", {}, Path(), None, source="clusters/w1.yaml", kubeconfig_secret=secret)
+            with pytest.raises(RegistryError, match=message) as caught:
+                await source.kubeconfig(cluster)
+            assert "token-that-must-not-leak" not in str(caught.value)
+            assert "field 'kubeconfigSecret' (cluster w1)" in str(caught.value)
+    finally:
+        await management.close()

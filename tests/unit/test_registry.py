@@ -70,6 +70,9 @@ def test_unknown_env_is_a_usage_error() -> None:
         ("env: dev\nkubeconfig: k\nvalues: [1]\n", r"field 'values': must be a mapping"),
         ("env: dev\n  kubeconfig: k\n", r"clusters/c-1.yaml:2.*invalid YAML"),
         ("- env: dev\n", r"must be a mapping"),
+        ("env: dev\nkubeconfig: k\nkubeconfigSecret: s\n", r"field 'kubeconfigSecret': give either kubeconfig"),
+        ("env: dev\nkubeconfigSecret: ../etc\n", r"field 'kubeconfigSecret': must be the name of a Secret"),
+        ("env: dev\nkubeconfigSecret: [a]\n", r"field 'kubeconfigSecret': must be the name"),
     ],
 )
 def test_bad_entries_name_the_file_and_field(text: str, pattern: str) -> None:
@@ -90,3 +93,8 @@ def test_one_cluster_in_two_files_is_refused() -> None:
         RegistryError, match=r"'dev-1' is defined twice: in clusters/dev-1.yaml and in clusters/dev-1.yml"
     ):
         load_registry(snapshot(files), CONFIG, known_envs=ENVS)
+
+
+def test_credentials_can_be_a_secret_of_the_hubs_namespace_instead_of_a_file() -> None:
+    cluster = registry({"c-1": "env: dev\nkubeconfigSecret: c-1-kubeconfig\n"}).get("c-1")
+    assert cluster.kubeconfig_secret == "c-1-kubeconfig"
