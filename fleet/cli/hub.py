@@ -16,8 +16,9 @@ from fleet.cli import run
 from fleet.cli.common import DURATION
 from fleet.config import FleetConfig
 from fleet.errors import UsageError
-from fleet.hub.core import Hub, HubOptions, Management
+from fleet.hub.core import Hub, HubOptions
 from fleet.hub.log import EventLog
+from fleet.hub.replication import Management
 from fleet.hub.server import make_app
 from fleet.hub.shards import ShardSettings
 from fleet.kube.client import in_cluster_namespace, open_management
@@ -128,7 +129,7 @@ def hub(
         state_dir=(state_dir or state_home() / "hub").resolve(),
         token=_secret(token_file, "FLEET_HUB_TOKEN", "token"),
         webhook_secret=_secret(webhook_secret_file, "FLEET_WEBHOOK_SECRET", "webhook secret"),
-        identity=identity if sharded else "",
+        identity=identity,
     )
     config = FleetConfig.load(config_path)
     replica = None

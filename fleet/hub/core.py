@@ -17,14 +17,11 @@ from fleet.hub.changes import Changes
 from fleet.hub.log import EventLog
 from fleet.hub.loop import REQUESTED, ClusterLoop, LoopSettings
 from fleet.hub.metrics import HubMetrics
-from fleet.hub.peers import PeerReports
+from fleet.hub.replication import Management, Replication
 from fleet.hub.rollout import Rollout
-from fleet.hub.shards import Shards, ShardSettings
 from fleet.hub.waves import observed_releases, plan_rollouts
 from fleet.kube.api import ApiLimits, ClusterApi
 from fleet.kube.client import open_cluster
-from fleet.kube.leases import LeaseStore
-from fleet.kube.secrets import CredentialSource
 from fleet.model.cluster import Cluster, Registry, Selection, rollout_wave
 from fleet.model.promotion import Pin
 from fleet.model.rendered import RenderedCluster
@@ -48,15 +45,6 @@ class HubOptions:
     webhook_secret: str | None = None
     request_timeout: float = 20.0
     identity: str = ""  # this replica's name (in the User-Agent of its requests, so audit logs name it)
-
-
-@dataclass(frozen=True)
-class Management:
-    """The management cluster the replicas coordinate through (None: one hub manages every cluster)."""
-
-    api: ClusterApi
-    namespace: str
-    shards: ShardSettings
 
 
 @dataclass
@@ -95,20 +83,11 @@ class Hub:
         self.rollouts: dict[str, Rollout] = {}
         self._background: set[asyncio.Task[None]] = set()
         self.local_changes = Changes()  # this replica's own reports only (what its peers follow)
-        self.management = management
-        self.shards: Shards | None = None
-        self.peers: PeerReports | None = None
-        self.credentials: CredentialSource | None = None
-        self._coordinator: asyncio.Task[None] | None = None
-        if management is not None:
-            self.shards = Shards(
-                LeaseStore(management.api, management.namespace),
-                management.shards,
-                on_change=self._held_changed,
-                log=self.log,
-            )
-            self.peers = PeerReports(management.shards.identity, on_change=self._peers_changed, log=self.log)
-            self.credentials = CredentialSource(management.api, management.namespace, config)
+        self.replication = (
+            Replication(management, config, self.log, on_held=self._held_changed, on_peers=self._peers_changed)
+            if management is not None
+            else None
+        )
 
     # ---- Git ---------------------------------------------------------------------------------------
 
@@ -198,9 +177,9 @@ class Hub:
 
     async def _reconcile_registry(self, registry: Registry) -> None:
         wanted = {c.name: c for c in registry.clusters if c.enabled}
-        if self.shards is not None:
-            self.shards.set_clusters(wanted)
-            wanted = {n: c for n, c in wanted.items() if n in self.shards.held}
+        if self.replication is not None:
+            self.replication.shards.set_clusters(wanted)
+            wanted = {n: c for n, c in wanted.items() if self.replication.holds(n)}
         for name in list(self.loops):
             if name not in wanted or wanted[name] != self.loops[name].cluster:
                 loop = self.loops.pop(name)
@@ -237,14 +216,14 @@ class Hub:
             cluster,
             self.config,
             limits,
-            fence=self.shards.fence(cluster.name) if self.shards else None,
+            fence=self.replication.shards.fence(cluster.name) if self.replication else None,
             user_agent=f"fleet-hub/{self.options.identity}" if self.options.identity else None,
-            credentials=self.credentials,
+            credentials=self.replication.credentials if self.replication else None,
         )
 
     # ---- shards ------------------------------------------------------------------------------------
 
-    async def _held_changed(self, _held: frozenset[str]) -> None:
+    async def _held_changed(self) -> None:
         if self.workspace is not None:
             await self._reconcile_registry(self.workspace.registry)
         self.changes.bump()
@@ -254,23 +233,9 @@ class Hub:
         for env in list(self.rollouts):
             self._advance(env)
 
-    async def _coordinate(self) -> None:
-        """The shard loop, and following the peers it finds."""
-        assert self.shards is not None and self.peers is not None
-        shards, peers = self.shards, self.peers
-        tick = asyncio.create_task(shards.run(), name="shards")
-        try:
-            while not tick.done():
-                await peers.follow(shards.members)
-                await asyncio.sleep(shards.settings.renew)
-        finally:
-            await stop_task(tick)
-
     def all_reports(self) -> dict[str, ClusterReport]:
-        """Every cluster's report: this replica's, and its peers' for the clusters they hold."""
-        if self.peers is None:
-            return self.state.reports
-        return {**self.peers.all(), **self.state.reports}
+        """Every cluster's report (with replicas: this one's and its peers')."""
+        return self.replication.reports(self.state.reports) if self.replication else self.state.reports
 
     async def _render(self, cluster: Cluster) -> RenderedCluster:
         workspace = self.workspace
@@ -301,7 +266,7 @@ class Hub:
         return self._variants[key]
 
     def _publish(self, report: ClusterReport) -> None:
-        if self.shards is not None and report.name not in self.shards.held:
+        if self.replication is not None and not self.replication.holds(report.name):
             return  # a last report from a loop being stopped: another replica speaks for the cluster now
         if self.state.reports.get(report.name) != report:
             self.state.reports[report.name] = report
@@ -337,7 +302,7 @@ class Hub:
     def _coordinates(self, env: str) -> bool:
         """Whether this replica writes the env's automatic rollback (one replica per env, by the same
         hashing as clusters); every replica follows the rollout from the shared reports."""
-        return self.shards is None or self.shards.owner_of(f"env/{env}") == self.shards.identity
+        return self.replication is None or self.replication.coordinates(f"env/{env}")
 
     async def _auto_rollback(self, rollout: Rollout) -> None:
         env = rollout.env
@@ -361,8 +326,8 @@ class Hub:
 
     async def start(self) -> None:
         await self.refresh()
-        if self.shards is not None:
-            self._coordinator = asyncio.create_task(self._coordinate(), name="coordination")
+        if self.replication is not None:
+            self.replication.start()
         self._poller = asyncio.create_task(self._poll(), name="git poller")
         self._ticker = asyncio.create_task(self._tick(), name="rollout timer")
 
@@ -386,12 +351,11 @@ class Hub:
         return self._poller is not None and not self._poller.done()
 
     async def stop(self) -> None:
-        for task in (self._poller, self._ticker, self._coordinator, *self._background):
+        for task in (self._poller, self._ticker, *self._background):
             if task:
                 await stop_task(task)
-        if self.shards is not None and self.peers is not None:
-            await self.shards.leave()  # loops stopped, Leases released: the others take over at once
-            await self.peers.close()
+        if self.replication is not None:
+            await self.replication.stop()
         # In-flight applies are cancelled between requests; the inventory order keeps the cluster safe.
         await asyncio.gather(*(loop.stop() for loop in self.loops.values()))
         self.log("stopped")

@@ -21,7 +21,7 @@ from fleet.model.report import ClusterReport, cluster_from_dict
 
 WAIT = 25.0  # seconds a peer holds a long-poll open
 RETRY = 1.0  # seconds before asking an unreachable peer again
-MAX_REPLY = 64 * 1024 * 1024
+FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
 class PeerReports:
@@ -56,6 +56,31 @@ class PeerReports:
                 task = asyncio.create_task(self._follow(member, address), name=f"peer {member}")
                 self._tasks[member] = (address, task)
 
+    async def forward_sync(self, body: dict[str, Any], authorization: str) -> tuple[list[str], list[str]]:
+        """``POST /api/v1/sync`` passed on to every live peer: (clusters they triggered, peers not reached)."""
+        session = self._client()
+        headers = {"Authorization": authorization, "X-Fleet-Forwarded": "1"}
+
+        async def one(member: str, address: str) -> tuple[str, list[str] | None]:
+            try:
+                url = f"{address.rstrip('/')}/api/v1/sync"
+                async with session.post(url, json=body, headers=headers, timeout=FORWARD_TIMEOUT) as response:
+                    if response.status != 202:
+                        return member, None
+                    answer = await response.json(content_type=None)
+                return member, [str(n) for n in answer.get("triggered") or []]
+            except (aiohttp.ClientError, TimeoutError, ValueError, AttributeError):
+                return member, None
+
+        results = await asyncio.gather(*(one(m, a) for m, (a, _task) in self._tasks.items()))
+        triggered = sorted({n for _m, names in results for n in names or []})
+        return triggered, sorted(m for m, names in results if names is None)
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT + 10), trust_env=False)
+        return self._session
+
     async def close(self) -> None:
         for _address, task in self._tasks.values():
             await stop_task(task)
@@ -64,13 +89,12 @@ class PeerReports:
             await self._session.close()
 
     async def _follow(self, member: str, address: str) -> None:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT + 10), trust_env=False)
+        session = self._client()
         version = -1
         while True:
             try:
                 url = f"{address.rstrip('/')}/api/v1/shard"
-                async with self._session.get(url, params={"since": str(version), "wait": str(WAIT)}) as response:
+                async with session.get(url, params={"since": str(version), "wait": str(WAIT)}) as response:
                     if response.status != 200:
                         raise ValueError(f"answered {response.status}")
                     body: Any = await response.json(content_type=None)

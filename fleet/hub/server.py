@@ -18,6 +18,7 @@ from fleet.model.cluster import Selection
 from fleet.selector import parse_selector
 
 MAX_BODY = 1024 * 1024
+FORWARDED = "X-Fleet-Forwarded"  # a sync request one replica passed on to the others
 HUB_KEY = web.AppKey("hub", Hub)
 
 
@@ -149,7 +150,14 @@ def make_app(hub: Hub) -> web.Application:
             return error_reply(400, f"bad request: {exc}")
         except FleetError as exc:
             return error_reply(400, str(exc))
-        return json_reply({"triggered": triggered}, 202)
+        reply: dict[str, Any] = {"triggered": triggered}
+        if hub.replication is not None and FORWARDED not in request.headers:
+            # The other replicas hold the other clusters: the same request, once, to each of them.
+            forwarded, unreached = await hub.replication.peers.forward_sync(body, given)
+            reply["triggered"] = sorted({*triggered, *forwarded})
+            if unreached:
+                reply["unreached"] = unreached
+        return json_reply(reply, 202)
 
     @routes.post("/api/v1/webhooks/git")
     async def webhook(request: web.Request) -> web.Response:
@@ -178,6 +186,8 @@ def make_app(hub: Hub) -> web.Application:
 
     @routes.get("/readyz")
     async def readyz(_request: web.Request) -> web.Response:
+        if hub.replication is not None and not hub.replication.shards.ready.is_set():
+            return web.Response(status=503, text="not ready: the management cluster's Leases not read yet\n")
         if hub.state.ready and hub.polling:
             return web.Response(text="ok\n")
         if hub.state.ready:

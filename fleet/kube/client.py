@@ -97,7 +97,8 @@ async def open_management(kubeconfig: Path | None, context: str | None = None, *
             ) from None
         api = client.ApiClient(configuration=configuration)
     _environment_once(api)
-    return ClusterApi("management", api, ApiLimits(), user_agent=user_agent)
+    # Short timeouts: a Lease renewal that takes longer than the renewal period is as good as lost.
+    return ClusterApi("management", api, ApiLimits(timeout=5.0), user_agent=user_agent)
 
 
 def in_cluster_namespace() -> str | None:

@@ -198,6 +198,17 @@ async def test_three_replicas_share_six_clusters_survive_a_kill_and_a_paused_one
         for name, shard in shards.items():
             assert {c["name"] for c in shard["clusters"]} == {c for c, h in held.items() if h == name}
         assert_one_writer_at_a_time(lab)
+        # A sync asked of one replica reaches the clusters the others hold.
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                hubs["hub-a"].url + "/api/v1/sync",
+                json={"envs": ["dev"]},
+                headers={"Authorization": "Bearer replica-test-token"},
+            ) as response,
+        ):
+            assert response.status == 202
+            assert (await response.json())["triggered"] == CLUSTERS
 
         # ---- SIGKILL the replica holding most clusters: the others take them over and heal one
         victim = max(REPLICAS, key=lambda r: (sum(h == r for h in held.values()), r))

@@ -181,8 +181,11 @@ def start_hub(
     work: Path,
     self_heal: str,
     lease: tuple[str, str] = ("6s", "1s"),
+    token: str = "replica-test-token",
 ) -> HubProcess:
     log = work / f"{identity}.log"
+    token_file = work / "hub-token"
+    token_file.write_text(token)
     command = [
         sys.executable,
         "-m",
@@ -200,6 +203,7 @@ def start_hub(
         "--log-format=json",
         f"--lease-duration={lease[0]}",
         f"--lease-renew={lease[1]}",
+        f"--token-file={token_file}",
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEET_")}
     with log.open("wb") as out:
