@@ -55,7 +55,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def fleet_repo(path: Path, names: list[str], namespace: str, objects: int) -> Path:
+def fleet_repo(path: Path, names: list[str], namespace: str, objects: int, *, enabled: bool = True) -> Path:
     files = {
         "overlays/base/values.yaml": f"namespace: {namespace}\ncolor: blue\n",
         "overlays/base/00-namespace.yaml": (
@@ -69,7 +69,9 @@ def fleet_repo(path: Path, names: list[str], namespace: str, objects: int) -> Pa
         "overlays/bench/values.yaml": "{}\n",
     }
     for name in names:
-        files[f"clusters/{name}.yaml"] = f"env: bench\nkubeconfig: {name}.kubeconfig\ncontext: {name}\n"
+        files[f"clusters/{name}.yaml"] = (
+            f"env: bench\nkubeconfig: {name}.kubeconfig\ncontext: {name}\nenabled: {str(enabled).lower()}\n"
+        )
     repo = git.Repo.init(path, initial_branch="main")
     for rel, text in files.items():
         (path / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -292,6 +294,31 @@ def lab_rss_mb(lab: LocalLab) -> float:
     return total / 1024
 
 
+async def idle_hub_rss(lab: LocalLab, names: list[str], root: Path) -> float:
+    """RSS of a hub that manages nothing (every cluster disabled): the cost of the process itself."""
+    work = root / "baseline"
+    work.mkdir()
+    repo = fleet_repo(work / "repo", names, "baseline", 1, enabled=False)
+    config = work / "hub.yaml"
+    config.write_text(f"credentialsDir: {lab.paths.kubeconfigs}\n")
+    hub = start_hub("hub-baseline", repo, work, config, None)
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(300):
+                try:
+                    async with session.get(hub.url + "/readyz") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        await asyncio.sleep(2)
+        return hub.rss_mb()
+    finally:
+        hub.process.terminate()
+        hub.process.wait(30)
+
+
 async def main_async(args: argparse.Namespace) -> None:
     root = Path(tempfile.mkdtemp(prefix="fleet-scale-"))
     lab = LocalLab(root / "lab", audit=True)
@@ -306,6 +333,8 @@ async def main_async(args: argparse.Namespace) -> None:
         )
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}")
         print(f"{len(names)} clusters x {args.objects + 1} objects; {args.edits} edits; idle window {args.idle}s")
+        baseline = await idle_hub_rss(lab, names, root)
+        print(f"a hub managing nothing (every cluster disabled): {baseline:.0f} MiB RSS")
         for replicas in args.replicas:
             r = await phase(lab, names, args, replicas, root)
             p50, p95, p99 = r["drift"]
@@ -315,7 +344,10 @@ async def main_async(args: argparse.Namespace) -> None:
             print(f"first sync of the whole fleet: {r['first_sync']:.1f}s")
             print(f"drift latency: p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
             print(f"hub RSS: {rss_list} MiB = {per_cluster:.2f} MiB per managed cluster (all replicas together)")
-            held = ", ".join(f"{m:.0f} MiB / {n}" for m, n in zip(r["rss"], r["held"], strict=True))
+            held = ", ".join(
+                f"{m:.0f} MiB / {n} = {(m - baseline) / max(n, 1):.2f} MiB per cluster above the idle hub"
+                for m, n in zip(r["rss"], r["held"], strict=True)
+            )
             print(f"  per replica (RSS / clusters held): {held}")
             print(f"idle CPU (all replicas): {r['idle_cpu']:.1f}% of one core")
             print(

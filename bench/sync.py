@@ -201,6 +201,16 @@ async def profiled_sync(lab: LocalLab, names: list[str], config: FleetConfig, co
     for stage, seconds in stages(pstats.Stats(profile)):
         print(f"  {stage:44} {seconds * 1e6 / objects_applied:7.0f} us")
     print(f"  (stats in {out}: python -m pstats {out})")
+    noop = cProfile.Profile(time.process_time)
+    noop.enable()
+    await sync_fleet(plan, config, SyncOptions())
+    noop.disable()
+    noop_out = out.with_suffix(".noop" + out.suffix)
+    noop.dump_stats(noop_out)
+    print("profile of the no-op sync that follows, client CPU per object by stage:")
+    for stage, seconds in stages(pstats.Stats(noop)):
+        print(f"  {stage:44} {seconds * 1e6 / objects_applied:7.0f} us")
+    print(f"  (stats in {noop_out})")
 
 
 # Stages by where the time is spent (self time of functions, by file), first match wins.

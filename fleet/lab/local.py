@@ -35,6 +35,8 @@ from fleet.lab.topology import ClusterSpec
 from fleet.lab.versions import KUBERNETES_VERSION, kubernetes_bin_dir
 
 START_TIMEOUT = 180.0  # contended CI machines have needed 30 s+ for one apiserver
+START_ATTEMPTS = 3  # an apiserver that exits while starting is started again, twice at most
+STARTING_AT_ONCE = 16  # apiservers starting together: 50 at once overloaded one etcd on 2 cores
 LOG_TAIL_LINES = 25
 
 
@@ -270,9 +272,17 @@ class LocalLab:
                         return r.status == 200 and json.loads(await r.text()).get("health") == "true"
 
                 await self._wait("etcd", etcd_ready, timeout=timeout, what="healthy")
+                starting = asyncio.Semaphore(STARTING_AT_ONCE)
                 await asyncio.gather(
                     *(
-                        self._cluster_up(state, c, ApiProbe(c.server, context, session), timeout=timeout, log=log)
+                        self._cluster_up(
+                            state,
+                            c,
+                            ApiProbe(c.server, context, session),
+                            starting=starting,
+                            timeout=timeout,
+                            log=log,
+                        )
                         for c in state.clusters.values()
                     )
                 )
@@ -284,18 +294,29 @@ class LocalLab:
         cluster: ClusterState,
         probe: ApiProbe,
         *,
+        starting: asyncio.Semaphore,
         timeout: float,
         log: Callable[[str], None],
     ) -> None:
         apiserver = process_name(cluster.name, "kube-apiserver")
-        if self._ensure_running(state, apiserver):
-            log(f"started {apiserver} on {cluster.server}")
 
         async def api_ready() -> bool:
             status, text = await probe.text("/readyz")
             return status == 200 and text.strip() == "ok"
 
-        await self._wait(apiserver, api_ready, timeout=timeout, what="ready")
+        async with starting:
+            for attempt in range(1, START_ATTEMPTS + 1):
+                if self._ensure_running(state, apiserver):
+                    log(f"started {apiserver} on {cluster.server}")
+                try:
+                    await self._wait(apiserver, api_ready, timeout=timeout, what="ready")
+                    break
+                except LabError:
+                    # An apiserver whose start-up hook timed out on a busy etcd exits (as kubelet would,
+                    # the lab starts it again); one that keeps failing is reported with its log.
+                    if self.supervisor.is_running(apiserver) or attempt == START_ATTEMPTS:
+                        raise
+                    log(f"{apiserver} exited while starting; starting it again ({attempt}/{START_ATTEMPTS - 1})")
         if not cluster.nodes:
             # An apiserver-only cluster (benchmarks): no controllers, no scheduler, no nodes.
             return
