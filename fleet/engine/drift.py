@@ -73,7 +73,9 @@ class DriftScan:
             return DriftItem(key, DriftType.MISSING, message="not found in the cluster"), assess(None)
         health = assess(live)
         foreign = foreign_metadata(obj, live) if self.strict else []
-        if provably_unchanged(inventory.applied_digest(key), obj, live) and not foreign:
+        desired_digest = self.rendered.digest(key) if key in self.rendered.objects else None
+        unchanged = provably_unchanged(inventory.applied_digest(key), obj, live, desired_digest=desired_digest)
+        if unchanged and not foreign:
             return None, health  # no request needed: Git's fields are all there, untouched by anyone else
         path = await self.manager.path_of(obj["apiVersion"], key)
         drift_type = DriftType.MODIFIED

@@ -3,6 +3,7 @@ desired object in one LIST per resource type and namespace (not one GET per obje
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -90,6 +91,9 @@ class Reading(ManagerBase):
         """The objects whose API version this cluster does not serve. A kind that a CRD among ``objects``
         defines counts as served (it will be, once established)."""
         defined = crd_kinds(objects)
+        # One discovery request per API version, all at once (not one after another as they come up).
+        first_kind = {obj["apiVersion"]: obj["kind"] for obj in objects.values()}
+        await run_all(self._known(version, kind) for version, kind in first_kind.items())
         found = []
         for key, obj in objects.items():
             if key.group_kind in defined:
@@ -100,6 +104,10 @@ class Reading(ManagerBase):
                 source = ((obj.get("metadata") or {}).get("annotations") or {}).get(SOURCE_ANNOTATION, "")
                 found.append(Unserved(key, obj["apiVersion"], obj["kind"], str(source)))
         return found
+
+    async def _known(self, api_version: str, kind: str) -> None:
+        with contextlib.suppress(UnknownKind):
+            await self.resource(api_version, kind)
 
     async def server_version(self) -> str:
         """The cluster's gitVersion (v1.34.4), or "" when it cannot be read: for messages only."""

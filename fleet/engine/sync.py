@@ -23,7 +23,7 @@ from fleet.errors import ClusterError, LeaseLost, PermanentClusterError
 from fleet.kube.api import ApiError
 from fleet.kube.discovery import UnknownKind
 from fleet.model.changeset import Action, ChangeSet, ObjectChange
-from fleet.model.compare import differs, digest, field_diffs, normalise, provably_unchanged
+from fleet.model.compare import differs, field_diffs, normalise, provably_unchanged
 from fleet.model.health import Code, Health, assess, worst
 from fleet.model.inventory import Entry, Inventory, InventoryError
 from fleet.model.masking import mask_diffs
@@ -100,11 +100,18 @@ class ClusterSync:
     # ---- the steps ----------------------------------------------------------------------------------
 
     async def _sync(self) -> list[ObjectChange]:
-        await self._refuse_unserved()
-        old = await store.read(self.manager, self.options.inventory)
+        # The inventory is read while discovery runs: a sync's first requests are round trips in a row.
+        reading = asyncio.ensure_future(store.read(self.manager, self.options.inventory))
+        try:
+            await self._refuse_unserved()
+        except BaseException:
+            reading.cancel()
+            await asyncio.gather(reading, return_exceptions=True)
+            raise
+        old = await reading
         live = await self.manager.fetch_live(self.desired)
         entries = [
-            Entry(key, obj["apiVersion"], digest(obj), self._adopted(key, live.get(key), old))
+            Entry(key, obj["apiVersion"], self.rendered.digest(key), self._adopted(key, live.get(key), old))
             for key, obj in self.desired.items()
         ]
         grown = old.union(entries)
@@ -176,7 +183,8 @@ class ClusterSync:
             return result(Action.FAILED, str(exc))
         # Kinds served only since a CRD of this sync was established were not prefetched.
         live = prefetched[key] if key in prefetched else await self.manager.get(path)
-        if live is not None and provably_unchanged(old.applied_digest(key), obj, live):
+        desired_digest = self.rendered.digest(key) if key in self.rendered.objects else None
+        if live is not None and provably_unchanged(old.applied_digest(key), obj, live, desired_digest=desired_digest):
             return result(Action.UNCHANGED, live=live)
         if live is None and not dry_run:
             # Nothing to compare with: create it (the apply itself validates, as a dry run would).

@@ -163,13 +163,21 @@ def owns(fields: Any, tokens: list[str]) -> bool:
     return True
 
 
-def foreign_owned(live: dict[str, Any], paths: list[str], *, manager: str = FIELD_MANAGER) -> bool:
-    """Whether a field manager other than ``manager`` owns any of ``paths`` (status writers excluded)."""
-    entries = [
+def _foreign_entries(live: dict[str, Any], manager: str) -> list[dict[str, Any]]:
+    """The managedFields entries of managers other than ``manager`` (status writers excluded)."""
+    return [
         e
         for e in (live.get("metadata") or {}).get("managedFields") or []
         if e.get("manager") != manager and e.get("subresource") != "status"
     ]
+
+
+def foreign_owned(live: dict[str, Any], paths: list[str], *, manager: str = FIELD_MANAGER) -> bool:
+    """Whether a field manager other than ``manager`` owns any of ``paths`` (status writers excluded)."""
+    return _owned_by(_foreign_entries(live, manager), paths)
+
+
+def _owned_by(entries: list[dict[str, Any]], paths: list[str]) -> bool:
     if not entries:
         return False
     for path in paths:
@@ -188,18 +196,22 @@ def digest(obj: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def provably_unchanged(applied_digest: str | None, desired: dict[str, Any], live: dict[str, Any]) -> bool:
+def provably_unchanged(
+    applied_digest: str | None, desired: dict[str, Any], live: dict[str, Any], *, desired_digest: str | None = None
+) -> bool:
     """True when applying ``desired`` cannot change ``live``, decided without a request: Git has not changed
     the object since fleet last applied it (``applied_digest``, from the inventory: None when fleet never
     applied it or adopted it), every field Git sets has the same value live, and no other field manager
     owns any of those fields. Anything else (a server that normalises a value, a field another manager
     touched) needs a server-side dry run."""
-    if applied_digest is None or applied_digest != digest(desired):
+    if applied_digest is None or applied_digest != (desired_digest or digest(desired)):
         return False
     want, have = normalise(desired), normalise(live)
     if specified_diffs(want, have):
         return False
-    return not foreign_owned(live, leaf_paths(want))
+    foreign = _foreign_entries(live, FIELD_MANAGER)
+    # Most live objects have no other manager: then the paths Git sets need not even be listed.
+    return not foreign or not _owned_by(foreign, leaf_paths(want))
 
 
 # ---- managedFields --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fleet.model.cluster import Cluster
+from fleet.model.compare import digest
 from fleet.model.objects import ObjectKey
 
 
@@ -24,6 +25,15 @@ class RenderedCluster:
     objects: Mapping[ObjectKey, dict[str, Any]]  # in apply order
     release_values: Mapping[str, Any] = field(default_factory=dict)  # the values of the env's release pin
     notes: tuple[str, ...] = ()  # what rendering left out on purpose (chart hooks), for `fleet render`
+    # Each object's digest, computed once: the hub syncs and scans the same rendering many times.
+    _digests: dict[ObjectKey, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def digest(self, key: ObjectKey) -> str:
+        """The object's fingerprint as the inventory records it (``compare.digest``)."""
+        found = self._digests.get(key)
+        if found is None:
+            found = self._digests[key] = digest(self.objects[key])
+        return found
 
     @property
     def release(self) -> dict[str, Any]:
