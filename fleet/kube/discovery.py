@@ -7,6 +7,7 @@ resources to a group-version that was cached before it existed.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -29,14 +30,23 @@ class Resource:
     def collection_path(self, namespace: str | None = None) -> str:
         prefix = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
         if self.namespaced and namespace:
-            return f"{prefix}/namespaces/{quote(namespace, safe='')}/{self.plural}"
+            return f"{prefix}/namespaces/{_segment(namespace)}/{self.plural}"
         return f"{prefix}/{self.plural}"
 
     def path(self, namespace: str, name: str) -> str:
-        return f"{self.collection_path(namespace if self.namespaced else None)}/{quote(name, safe='')}"
+        return f"{self.collection_path(namespace if self.namespaced else None)}/{_segment(name)}"
 
     def object_path(self, key: ObjectKey) -> str:
         return self.path(key.namespace, key.name)
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9._~-]+")
+
+
+def _segment(text: str) -> str:
+    """``text`` as one URL path segment. Object names are almost always DNS names, which need no quoting:
+    checked with one regular expression instead of quoting character by character."""
+    return text if _PLAIN.fullmatch(text) else quote(text, safe="")
 
 
 class UnknownKind(Exception):
