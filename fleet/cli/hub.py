@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from fleet.repo.source import redact
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 DEFAULT_NAMESPACE = "fleet-hub"
+IDENTITY = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,198}[a-z0-9])?$")
 DIRECTORY = click.Path(file_okay=False, path_type=Path)
 
 
@@ -120,7 +122,10 @@ def hub(
     sharded = management_kubeconfig is not None or in_cluster
     if not 1 <= lease_renew * 2 <= lease_duration:
         raise UsageError("--lease-renew must be at least 0.5s and at most half of --lease-duration")
-    identity = identity or os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+    identity = identity or os.environ.get("POD_NAME") or f"{socket.gethostname().lower()}-{os.getpid()}"
+    if not IDENTITY.match(identity):
+        # It names this replica's Lease and goes into every request's User-Agent: a DNS name, unique.
+        raise UsageError(f"--identity {identity!r}: use lowercase letters, digits, '-' and '.' (at most 200)")
     options = HubOptions(
         repo=repo if "://" in repo or "@" in repo else str(Path(repo).resolve()),
         branch=branch,

@@ -88,6 +88,7 @@ def test_without_a_management_cluster_a_secret_is_a_clear_error(tmp_path: Path) 
         (["--management-kubeconfig", "k", "--in-cluster"], "not both"),
         (["--in-cluster"], "not running in a Kubernetes pod"),
         (["--management-kubeconfig", "k", "--lease-duration", "2s", "--lease-renew", "2s"], "--lease-renew"),
+        (["--management-kubeconfig", "k", "--identity", "Hub A"], "--identity 'Hub A'"),
     ],
 )
 def test_replica_options_are_checked_before_anything_starts(args: list[str], message: str, tmp_path: Path) -> None:
