@@ -9,6 +9,7 @@ dicts, and server-side apply wants the exact JSON it sends.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -141,7 +142,7 @@ class ClusterApi:
         await api.update_params_for_auth(headers, query, ["BearerToken"])
         url = f"{api.configuration.host}{path}"
         if query:
-            url += "?" + urlencode(query)
+            url += "?" + _query_string(tuple(query))
         rest = api.rest_client
         extra: dict[str, Any] = {}
         if rest.proxy:
@@ -171,6 +172,13 @@ async def server_version(api: ClusterApi) -> str:
     except (ApiError, TemporaryClusterError, PermanentClusterError):
         return ""
     return str(info.get("gitVersion") or "") if isinstance(info, dict) else ""
+
+
+@functools.lru_cache(maxsize=512)
+def _query_string(query: tuple[tuple[str, str], ...]) -> str:
+    """Encoded once per distinct query: nearly every request repeats one of a handful (fieldManager and
+    force, dryRun), and urlencode quotes character by character (a tenth of the client's CPU per apply)."""
+    return urlencode(query)
 
 
 def _transport_reason(exc: BaseException) -> str:
