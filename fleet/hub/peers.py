@@ -10,17 +10,21 @@ and a peer that died (its Lease gone) is forgotten together with its reports.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
 
 from fleet.concurrency import stop_task
 from fleet.hub.log import EventLog
-from fleet.model.report import ClusterReport, cluster_from_dict
+from fleet.model.health import Code, Health
+from fleet.model.report import ClusterReport, cluster_from_dict, iso
 
 WAIT = 25.0  # seconds a peer holds a long-poll open
 RETRY = 1.0  # seconds before asking an unreachable peer again
+ORPHANED = 120.0  # seconds a dead peer's clusters stay in the report, marked, unless someone reports them
 FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
@@ -32,13 +36,26 @@ class PeerReports:
         self.reports: dict[str, dict[str, ClusterReport]] = {}  # peer -> cluster -> report
         self.errors: dict[str, str] = {}  # peer -> why its reports may be stale
         self._tasks: dict[str, tuple[str, asyncio.Task[None]]] = {}
+        self._orphans: dict[str, tuple[ClusterReport, float]] = {}  # cluster -> (marked report, kept until)
         self._session: aiohttp.ClientSession | None = None
 
     def all(self) -> dict[str, ClusterReport]:
-        merged: dict[str, ClusterReport] = {}
+        now = time.monotonic()
+        self._orphans = {n: (r, until) for n, (r, until) in self._orphans.items() if until > now}
+        merged: dict[str, ClusterReport] = {n: r for n, (r, _until) in self._orphans.items()}
         for reports in self.reports.values():
             merged.update(reports)
         return merged
+
+    def _orphan(self, member: str, reports: dict[str, ClusterReport]) -> None:
+        """A peer that died leaves its clusters in the report, marked, until another replica reports them
+        (or ORPHANED seconds, for a cluster that also left the registry)."""
+        message = f"its hub replica {member} is gone; another replica takes it over once its Lease expires"
+        since = iso(time.time())
+        until = time.monotonic() + ORPHANED
+        for name, report in reports.items():
+            marked = replace(report, error=message, error_since=since, health=Health(Code.UNKNOWN, message))
+            self._orphans[name] = (marked, until)
 
     async def follow(self, members: Mapping[str, str]) -> None:
         """Follow exactly the live peers in ``members`` (identity -> address)."""
@@ -48,7 +65,9 @@ class PeerReports:
             if peers.get(member) != address:
                 del self._tasks[member]
                 await stop_task(task)
-                if self.reports.pop(member, None):
+                gone = self.reports.pop(member, None)
+                if gone:
+                    self._orphan(member, gone)
                     self.on_change()
                 self.errors.pop(member, None)
         for member, address in peers.items():
@@ -112,6 +131,8 @@ class PeerReports:
         if not isinstance(body, dict) or body.get("identity") != member:
             raise ValueError("not a shard report of that replica")
         reports = {c["name"]: cluster_from_dict(c) for c in body["clusters"]}
+        for name in reports:
+            self._orphans.pop(name, None)
         if reports != self.reports.get(member):
             self.reports[member] = reports
             self.on_change()

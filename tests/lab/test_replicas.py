@@ -216,12 +216,20 @@ async def test_three_replicas_share_six_clusters_survive_a_kill_and_a_paused_one
         killed = time.monotonic()
         hubs[victim].process.send_signal(signal.SIGKILL)
 
+        survivor = hubs[next(r for r in REPLICAS if r != victim)]
+        marked: set[str] = set()
+
         async def taken_over() -> bool:
+            # Meanwhile the survivors' report keeps every cluster; the dead replica's are marked as such.
+            report = await get_json(survivor.url + "/api/v1/fleet?brief=1")
+            assert sorted(c["name"] for c in report["clusters"]) == CLUSTERS
+            marked.update(c["name"] for c in report["clusters"] if victim in str(c["error"] or ""))
             now = await holders(lab)
             return all(now[c] not in ("", victim) for c in lost)
 
         await wait_for(taken_over, timeout=30, what=f"the clusters of {victim} taken over")
         failover = time.monotonic() - killed
+        assert marked <= set(lost), marked
         assert failover < 6 + 2 + 5, f"failover took {failover:.1f}s"  # lease + renewals + slack
         await foreign_edit(lab, lost[0], "red")
         await wait_for(lambda: _is(color(lab, lost[0]), "blue"), timeout=30, what=f"{lost[0]} healed")

@@ -102,3 +102,26 @@ def test_replica_options_are_checked_before_anything_starts(args: list[str], mes
     )
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
+
+
+async def test_a_dead_peers_clusters_stay_in_the_report_marked_until_another_replica_reports_them() -> None:
+    import asyncio
+    import io
+
+    from fleet.hub.log import EventLog
+    from fleet.hub.peers import PeerReports
+    from fleet.model.report import ClusterReport, SyncState
+
+    changes: list[int] = []
+    peers = PeerReports("hub-a", on_change=lambda: changes.append(1), log=EventLog("json", io.StringIO()))
+    report = ClusterReport(name="c-1", env="dev", labels={}, revision="r1", sync=SyncState.SYNCED)
+    peers.reports["hub-b"] = {"c-1": report}
+    peers._tasks["hub-b"] = ("http://b", asyncio.create_task(asyncio.sleep(60)))
+    await peers.follow({})  # hub-b's member Lease is gone
+    shown = peers.all()["c-1"]
+    assert shown.error is not None and "hub-b is gone" in shown.error and not shown.ok
+    assert changes
+    # hub-c took it over and reports it: the marked copy is dropped.
+    peers._store("hub-c", {"identity": "hub-c", "version": 3, "clusters": [report.to_dict(with_items=True)]})
+    assert peers.all()["c-1"].error is None
+    await peers.close()
