@@ -18,14 +18,14 @@ machine: a member is dead when its Lease's resourceVersion has not changed for i
 since this replica first saw that version (client-go's leader election does the same).
 
 Fencing. A replica writes to a cluster only while ``holds()`` is true: the cluster is in its held set and
-its own member Lease is valid on its own monotonic clock, counted from when the last successful renewal
-was *sent* and cut short by ``margin``. Another replica can take the cluster only after seeing that member
-Lease unchanged for the full duration after it changed, which is later. A replica paused (SIGSTOP, a long
-GC, a VM freeze) past its term finds on waking that its clock has moved on: every write is refused before
-it is sent, its held set is dropped, and it must win each cluster Lease again by a conditional write,
-which fails if anyone took it meanwhile. The one window left is a pause between that check and the
-request leaving the socket (microseconds of Python between them); Kubernetes offers no fencing token a
-write could carry to close it.
+its own member Lease is valid on its own clock (CLOCK_BOOTTIME: it counts a pause and a suspend), counted
+from when the last successful renewal was *sent* and cut short by ``margin``. Another replica can take
+the cluster only after seeing that member Lease unchanged for the full duration after it changed, which
+is later. A replica paused (SIGSTOP, a long GC, a VM freeze) past its term finds on waking that its clock
+has moved on: every write is refused before it is sent, its held set is dropped, and it must win each
+cluster Lease again by a conditional write, which fails if anyone took it meanwhile. The one window left
+is a pause between that check and the request leaving the socket (microseconds of Python between them);
+Kubernetes offers no fencing token a write could carry to close it.
 """
 
 from __future__ import annotations
@@ -43,6 +43,15 @@ from fleet.kube.leases import ADDRESS_ANNOTATION, CLUSTER_ANNOTATION, Lease, Lea
 from fleet.model.sharding import owner
 
 MEMBER, CLUSTER = "member", "cluster"
+
+
+def _clock() -> float:
+    """Seconds on a clock that keeps counting while the process or the machine is stopped: a term must
+    not outlive a pause. CLOCK_BOOTTIME also counts a suspended machine, CLOCK_MONOTONIC does not."""
+    return time.clock_gettime(BOOTTIME) if BOOTTIME is not None else time.monotonic()
+
+
+BOOTTIME: int | None = getattr(time, "CLOCK_BOOTTIME", None)
 ACQUIRE_IN_FLIGHT = 8
 
 
@@ -89,7 +98,7 @@ class Shards:
         return self.settings.identity
 
     def holds(self, cluster: str) -> bool:
-        return cluster in self.held and time.monotonic() < self._deadline
+        return cluster in self.held and _clock() < self._deadline
 
     def fence(self, cluster: str) -> Fence:
         return lambda: self.holds(cluster)
@@ -116,16 +125,16 @@ class Shards:
             await asyncio.sleep(self.settings.renew)
 
     async def tick(self) -> None:
-        if self.held and time.monotonic() >= self._deadline:
+        if self.held and _clock() >= self._deadline:
             lost = sorted(self.held)
             self.held.clear()
             self.log("lease_lapsed", clusters=len(lost), first=lost[0])
             await self.on_change(frozenset())
-        sent = time.monotonic()
+        sent = _clock()
         if await self._renew_member():
             self._deadline = sent + self.settings.duration - self.settings.margin
         leases = await self.store.list()
-        now = time.monotonic()
+        now = _clock()
         self._observe(leases, now)
         if now >= self._deadline:
             return  # not a live member: nothing may be taken
@@ -209,7 +218,7 @@ class Shards:
             return name if got is not None else None
 
         won = {n for n in await asyncio.gather(*(take(n) for n in wanted)) if n}
-        if won and time.monotonic() < self._deadline:
+        if won and _clock() < self._deadline:
             self.held |= won
             self.log("shard_taken", clusters=len(won), first=sorted(won)[0], held=len(self.held))
             await self.on_change(frozenset(self.held))

@@ -73,6 +73,8 @@ def test_unknown_env_is_a_usage_error() -> None:
         ("env: dev\nkubeconfig: k\nkubeconfigSecret: s\n", r"field 'kubeconfigSecret': give either kubeconfig"),
         ("env: dev\nkubeconfigSecret: ../etc\n", r"field 'kubeconfigSecret': must be the name of a Secret"),
         ("env: dev\nkubeconfigSecret: [a]\n", r"field 'kubeconfigSecret': must be the name"),
+        # Refused by a walk of the parser's events before any recursive composer runs (no RecursionError).
+        ("env: dev\nkubeconfig: k\nvalues: " + "{a: " * 3000, r"clusters/c-1.yaml: YAML nested too deeply"),
     ],
 )
 def test_bad_entries_name_the_file_and_field(text: str, pattern: str) -> None:
