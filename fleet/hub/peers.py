@@ -34,7 +34,7 @@ class PeerReports:
         self.on_change = on_change
         self.log = log
         self.reports: dict[str, dict[str, ClusterReport]] = {}  # peer -> cluster -> report
-        self.errors: dict[str, str] = {}  # peer -> why its reports may be stale
+        self.errors: dict[str, str] = {}  # peer -> since when it does not answer (its reports are stale)
         self._tasks: dict[str, tuple[str, asyncio.Task[None]]] = {}
         self._orphans: dict[str, tuple[ClusterReport, float]] = {}  # cluster -> (marked report, kept until)
         self._session: aiohttp.ClientSession | None = None
@@ -43,8 +43,15 @@ class PeerReports:
         now = time.monotonic()
         self._orphans = {n: (r, until) for n, (r, until) in self._orphans.items() if until > now}
         merged: dict[str, ClusterReport] = {n: r for n, (r, _until) in self._orphans.items()}
-        for reports in self.reports.values():
-            merged.update(reports)
+        for member, reports in self.reports.items():
+            since = self.errors.get(member)
+            if since is None:
+                merged.update(reports)
+                continue
+            # Its last reports, marked: the replica is not answering (dead, or cut off) since ``since``.
+            message = f"its hub replica {member} does not answer; its last report is shown"
+            for name, report in reports.items():
+                merged[name] = replace(report, error=message, error_since=since, health=Health(Code.UNKNOWN, message))
         return merged
 
     def _orphan(self, member: str, reports: dict[str, ClusterReport]) -> None:
@@ -118,13 +125,15 @@ class PeerReports:
                         raise ValueError(f"answered {response.status}")
                     body: Any = await response.json(content_type=None)
                 version = self._store(member, body)
-                self.errors.pop(member, None)
+                if self.errors.pop(member, None) is not None:
+                    self.on_change()
             except asyncio.CancelledError:
                 raise
             except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError) as exc:
                 if member not in self.errors:
                     self.log("peer_error", peer=member, error=f"{type(exc).__name__}: {exc}"[:200])
-                self.errors[member] = f"{type(exc).__name__}"
+                    self.errors[member] = iso(time.time()) or ""
+                    self.on_change()
                 await asyncio.sleep(RETRY)
 
     def _store(self, member: str, body: Any) -> int:

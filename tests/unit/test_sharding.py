@@ -117,6 +117,10 @@ async def test_a_dead_peers_clusters_stay_in_the_report_marked_until_another_rep
     report = ClusterReport(name="c-1", env="dev", labels={}, revision="r1", sync=SyncState.SYNCED)
     peers.reports["hub-b"] = {"c-1": report}
     peers._tasks["hub-b"] = ("http://b", asyncio.create_task(asyncio.sleep(60)))
+    peers.errors["hub-b"] = "2026-11-29T05:00:00Z"  # hub-b stopped answering: its last report, marked
+    unanswered = peers.all()["c-1"]
+    assert unanswered.error is not None and "does not answer" in unanswered.error
+    assert unanswered.error_since == "2026-11-29T05:00:00Z" and not unanswered.ok
     await peers.follow({})  # hub-b's member Lease is gone
     shown = peers.all()["c-1"]
     assert shown.error is not None and "hub-b is gone" in shown.error and not shown.ok
