@@ -43,12 +43,12 @@ def _error(exc: yaml.YAMLError, path: str, *, cluster: str | None, what: str, er
 MAX_DEPTH = 100  # nesting levels of a single-document file (registry entries, settings, values)
 
 
-class _TooDeep(Exception):
-    pass
+class TooDeep(Exception):
+    """Nested deeper than MAX_DEPTH."""
 
 
-def _check_depth(text: str) -> None:
-    """Raises _TooDeep when ``text`` nests deeper than MAX_DEPTH, found by walking the C parser's events
+def check_depth(text: str) -> None:
+    """Raises TooDeep when ``text`` nests deeper than MAX_DEPTH, found by walking the C parser's events
     (no recursion), before any recursive composer runs on it. Letting the composer hit Python's recursion
     limit instead is caught, but leaves half-finished parser objects whose clean-up fails later, at a
     random moment, while formatting a thousand-frame traceback."""
@@ -57,7 +57,7 @@ def _check_depth(text: str) -> None:
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
-                raise _TooDeep
+                raise TooDeep
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
 
@@ -66,9 +66,9 @@ def load_one(
     text: str, path: str, *, cluster: str | None = None, what: str = "", error: type[InputError] = InputError
 ) -> Any:
     try:
-        _check_depth(text)
+        check_depth(text)
         return yaml.load(text, Loader=StrictLoader)
-    except _TooDeep:
+    except TooDeep:
         raise error(f"YAML nested too deeply (more than {MAX_DEPTH} levels)", path=path, cluster=cluster) from None
     except yaml.YAMLError as exc:
         raise _error(exc, path, cluster=cluster, what=what, error=error) from None
@@ -214,21 +214,21 @@ def _short(exc: Exception) -> str:
 def document_lines(text: str) -> list[int]:
     """1-based start line of each document in a stream (used only to point at a bad document)."""
     try:
-        _check_depth(text)
+        check_depth(text)
         return [
             node.start_mark.line + 1 if node is not None else 0
             for node in yaml.compose_all(text, Loader=yaml.SafeLoader)
         ]
-    except (yaml.YAMLError, RecursionError, _TooDeep):
+    except (yaml.YAMLError, RecursionError, TooDeep):
         return []
 
 
 def key_lines(text: str) -> dict[str, int]:
     """1-based line of each top-level key of a single mapping document (for field errors)."""
     try:
-        _check_depth(text)
+        check_depth(text)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except (yaml.YAMLError, RecursionError, _TooDeep):
+    except (yaml.YAMLError, RecursionError, TooDeep):
         return {}
     if not isinstance(node, yaml.MappingNode):
         return {}

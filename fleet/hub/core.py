@@ -159,7 +159,7 @@ class Hub:
         self._variants = {k: v for k, v in self._variants.items() if k[0] == fetched.revision}
         self.log("revision", revision=revision, clusters=len(registry.clusters))
         try:
-            observed = await observed_releases(registry, self.config) if not self.rollouts else {}
+            observed = await observed_releases(registry, self.config, self._connect) if not self.rollouts else {}
             plan_rollouts(
                 self.rollouts,
                 workspace.snapshot,

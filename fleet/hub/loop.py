@@ -24,7 +24,6 @@ from fleet.hub.log import EventLog
 from fleet.hub.metrics import HubMetrics
 from fleet.hub.watch import ClusterWatch
 from fleet.kube.api import ApiError, ApiLimits, ClusterApi
-from fleet.kube.client import open_cluster
 from fleet.kube.discovery import UnknownKind
 from fleet.model import report
 from fleet.model.changeset import Action, ChangeSet
@@ -57,7 +56,7 @@ class ClusterLoop:
         settings: LoopSettings,
         render: Callable[[Cluster], Awaitable[RenderedCluster]],
         publish: Callable[[ClusterReport], None],
-        connect: Callable[[Cluster, ApiLimits], Awaitable[ClusterApi]] | None = None,
+        connect: Callable[[Cluster, ApiLimits], Awaitable[ClusterApi]],
         config: FleetConfig,
         metrics: HubMetrics,
         log: EventLog,
@@ -66,7 +65,7 @@ class ClusterLoop:
         self.settings = settings
         self.render = render
         self.publish = publish
-        self.connect = connect or (lambda cluster, limits: open_cluster(cluster, config, limits))
+        self.connect = connect  # the hub's: fenced, named in User-Agent, credentials from Secrets
         self.config = config
         self.metrics = metrics
         self.log = log

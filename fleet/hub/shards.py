@@ -87,7 +87,6 @@ class Shards:
         self.loaded = False  # whether ``clusters`` comes from a loaded registry (leases are collected then)
         self.held: set[str] = set()
         self.members: dict[str, str] = {}  # live replica identity -> address (this one included)
-        self.writes = 0  # Lease writes sent (the cost of coordination)
         self._observed: dict[str, tuple[str, float]] = {}  # Lease name -> (resourceVersion, seen at, our clock)
         self._member: Lease | None = None
         self._deadline = 0.0  # our member Lease is valid until then (monotonic)
@@ -165,7 +164,6 @@ class Shards:
         name = lease_name(MEMBER, self.identity)
         lease = self._member or await self.store.get(name)
         address = {ADDRESS_ANNOTATION: self.settings.address}
-        self.writes += 1
         if lease is None:
             got = await self.store.create(
                 name, kind=MEMBER, holder=self.identity, duration=self.settings.duration, annotations=address
@@ -189,7 +187,6 @@ class Shards:
         for name in sorted(release - taken):
             lease = by_cluster.get(name)
             if lease is not None and lease.holder == self.identity:
-                self.writes += 1
                 await self.store.update(lease, holder="", duration=self.settings.duration)
         self.log("shard_released", clusters=len(release), first=sorted(release)[0])
 
@@ -202,7 +199,6 @@ class Shards:
             if lease is not None and lease.holder not in ("", self.identity) and lease.holder in self.members:
                 return None  # a live replica still holds it; it lets go on its next look
             async with slots:
-                self.writes += 1
                 if lease is None:
                     got = await self.store.create(
                         lease_name(CLUSTER, name),
@@ -230,7 +226,6 @@ class Shards:
         for name, lease in by_cluster.items():
             orphan = name not in self.clusters and (lease.holder == "" or lease.holder not in self.members)
             if orphan and self.owner_of(name) == self.identity:
-                self.writes += 1
                 await self.store.delete(lease)
 
     async def leave(self) -> None:

@@ -5,7 +5,7 @@ multi-wave env last applied (so that a restart resumes a rollout instead of rele
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fleet.config import FleetConfig
@@ -14,8 +14,7 @@ from fleet.engine.manager import ResourceManager
 from fleet.errors import FleetError
 from fleet.hub.log import EventLog
 from fleet.hub.rollout import Rollout
-from fleet.kube.api import ApiError, ApiLimits
-from fleet.kube.client import open_cluster
+from fleet.kube.api import ApiError, ApiLimits, ClusterApi
 from fleet.model.cluster import Cluster, Registry, rollout_wave
 from fleet.model.inventory import InventoryError
 from fleet.model.promotion import Pin
@@ -24,14 +23,17 @@ from fleet.repo.envsettings import EnvSettings, env_settings
 from fleet.repo.source import Snapshot
 
 
-async def observed_releases(registry: Registry, config: FleetConfig) -> dict[str, dict[str, Any]]:
-    """The release pin each cluster of a multi-wave env last applied, from its inventory."""
+async def observed_releases(
+    registry: Registry, config: FleetConfig, connect: Callable[[Cluster, ApiLimits], Awaitable[ClusterApi]]
+) -> dict[str, dict[str, Any]]:
+    """The release pin each cluster of a multi-wave env last applied, from its inventory; clusters are
+    reached through ``connect``, as the hub reaches them (credentials from Secrets included)."""
     clusters = [c for c in registry.clusters if c.enabled]
     multi = {env for env in registry.envs if len({rollout_wave(c) for c in clusters if c.env == env}) > 1}
 
     async def one(cluster: Cluster) -> tuple[str, dict[str, Any]]:
         try:
-            api = await open_cluster(cluster, config, ApiLimits(timeout=5.0))
+            api = await connect(cluster, ApiLimits(timeout=5.0))
         except FleetError:
             return cluster.name, {}
         try:

@@ -35,6 +35,7 @@ import yaml
 from fleet.config import FleetConfig
 from fleet.errors import RegistryError
 from fleet.model.cluster import Cluster
+from fleet.yamlio import MAX_DEPTH, TooDeep, check_depth
 
 MAX_KUBECONFIG_BYTES = 1024 * 1024
 MAX_CREDENTIAL_FILE_BYTES = 256 * 1024
@@ -109,7 +110,10 @@ class _Vetting:
             raise self.err(f"the kubeconfig is over the {MAX_KUBECONFIG_BYTES}-byte limit")
         try:
             # C loader: kubeconfigs with embedded certificates are big. Safe: no tags, no objects.
+            check_depth(raw.decode("utf-8", errors="replace"))
             data = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except TooDeep:
+            raise self.err(f"YAML nested too deeply (more than {MAX_DEPTH} levels)") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""

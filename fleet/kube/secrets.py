@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 
 from fleet.config import FleetConfig
 from fleet.errors import RegistryError
 from fleet.kube.api import ApiError, ClusterApi
 from fleet.kube.kubeconfig import ResolvedKubeconfig, parse_kubeconfig, vetting_error
 from fleet.model.cluster import Cluster
+from fleet.repo.registry import SECRET_NAME
 
 CREDENTIALS_LABEL = "fleet.dev/credentials"
 CREDENTIALS_VALUE = "kubeconfig"
 KUBECONFIG_KEY = "kubeconfig"
-SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
 class CredentialSource:

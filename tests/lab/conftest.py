@@ -15,7 +15,7 @@ import pytest
 
 from fleet.errors import FleetError
 from fleet.lab.build import missing_binaries
-from tests.support.lab import LabSession, example_topology, in_ci
+from tests.support.lab import LabSession, example_topology, lab_unavailable
 from tests.support.labrepo import FleetRepo
 
 
@@ -27,25 +27,19 @@ def _stop_on_sigterm(_signum: int, _frame: object) -> None:
 signal.signal(signal.SIGTERM, _stop_on_sigterm)
 
 
-def _unavailable(reason: str) -> None:
-    if in_ci():
-        pytest.fail(f"the lab is required in CI and could not start: {reason}", pytrace=False)
-    pytest.skip(f"lab not available: {reason} (run `fleet lab build`)")
-
-
 @pytest.fixture(scope="session")
 def lab_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabSession]:
     versions = tuple(sorted({spec.kubernetes_version for spec in example_topology()}))
     missing = missing_binaries(versions=versions)
     if missing:
-        _unavailable("binaries not built: " + ", ".join(b.name for b in missing))
+        lab_unavailable("binaries not built: " + ", ".join(b.name for b in missing))
     root = Path(os.environ.get("FLEET_TEST_LAB_DIR") or tmp_path_factory.mktemp("lab"))
     session = LabSession(root, example_topology())
     try:
         session.start()
     except FleetError as exc:
         session.stop()
-        _unavailable(str(exc))
+        lab_unavailable(str(exc))
     except BaseException:  # interrupted while starting: leave nothing running
         session.stop()
         raise

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+import pytest
 from kubernetes_asyncio import client
 
 from fleet.kube.client import api_client
@@ -26,6 +27,13 @@ KIND_CONFIG = Path(__file__).resolve().parents[2] / "kind-config"
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def lab_unavailable(reason: str) -> None:
+    """In CI a lab that cannot start fails the test; elsewhere the test is skipped with the reason."""
+    if in_ci():
+        pytest.fail(f"the lab is required in CI and could not start: {reason}", pytrace=False)
+    pytest.skip(f"lab not available: {reason} (run `fleet lab build`)")
 
 
 def example_topology() -> list[ClusterSpec]:

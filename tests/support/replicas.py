@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from kubernetes_asyncio import client
 
@@ -26,17 +25,11 @@ from fleet.lab.build import missing_binaries
 from fleet.lab.local import ClusterEndpoint, LocalLab
 from fleet.lab.topology import ClusterSpec
 from fleet.lab.versions import KUBERNETES_VERSION, bin_dir
-from tests.support.lab import in_ci
+from tests.support.lab import lab_unavailable
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 HUB_NAMESPACE = "fleet-hub"
 HUB_ACCOUNT = "fleet-hub"
-
-
-def unavailable(reason: str) -> None:
-    if in_ci():
-        pytest.fail(f"the lab is required in CI and could not start: {reason}", pytrace=False)
-    pytest.skip(f"lab not available: {reason} (run `fleet lab build`)")
 
 
 @dataclass
@@ -64,13 +57,13 @@ def start_audited_lab(root: Path, names: list[str]) -> Iterator[AuditedLab]:
     """Apiserver-only clusters (no controllers: quick to start, and no writes but the test's and fleet's)."""
     missing = missing_binaries(versions=(KUBERNETES_VERSION,))
     if missing:
-        unavailable("binaries not built: " + ", ".join(b.name for b in missing))
+        lab_unavailable("binaries not built: " + ", ".join(b.name for b in missing))
     lab = LocalLab(root, audit=True)
     try:
         endpoints = asyncio.run(lab.up([ClusterSpec(n, ()) for n in names], log=lambda _m: None))
     except FleetError as exc:
         lab.down()
-        unavailable(str(exc))
+        lab_unavailable(str(exc))
         raise
     except BaseException:
         lab.down()
