@@ -15,6 +15,7 @@ import click
 
 from fleet import __version__
 from fleet.errors import FleetError
+from fleet.runtime import tune_garbage_collector
 
 T = TypeVar("T")
 
@@ -88,6 +89,7 @@ _register()
 
 
 def main() -> None:
+    tune_garbage_collector()
     cli(prog_name="fleet")
 
 

@@ -53,6 +53,7 @@ from fleet.model.vocabulary import SOURCE_ANNOTATION
 from fleet.render.engine import Renderer
 from fleet.render.tools import TOOL_MEMORY_MB, Tools
 from fleet.repo.source import Snapshot
+from fleet.runtime import tune_garbage_collector
 
 DEFAULT_TIMEOUT = 10.0  # seconds per cluster
 DEFAULT_MEMORY_MB = 1024  # address space of one worker
@@ -208,6 +209,7 @@ def main() -> None:
     fd, memory_mb = int(sys.argv[1]), int(sys.argv[2])
     parent = int(sys.argv[3]) if len(sys.argv) > 3 else os.getppid()
     _die_with_parent(parent)
+    tune_garbage_collector()
     _worker_main(Connection(fd), memory_mb)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import yaml
@@ -168,3 +169,45 @@ def test_fast_loader_types_plain_scalars_like_pyyaml(values: list[str]) -> None:
     except yaml.YAMLError:
         return  # not valid YAML at all: nothing to agree on
     assert load_all(text, "x.yaml") == expected
+
+
+STYLED = [
+    '"quoted: yes"',
+    "'single'",
+    '"12"',
+    "''",
+    "|\n    block\n",
+    ">-\n    folded\n",
+    "!!str 12",
+    "!!str",
+    "! 12",
+    "!!int '7'",
+]
+
+
+@given(st.lists(st.sampled_from(PLAIN + STYLED), min_size=1, max_size=6, unique=True))
+def test_fast_loader_types_keys_and_block_items_like_pyyaml(values: list[str]) -> None:
+    """The converter's inline path (plain scalars that can only be strings, quoted and block scalars) and
+    its full path (anything typed or tagged) agree with PyYAML as mapping keys and as block sequence items."""
+    from fleet.yamlio import load_all
+
+    typed: dict[Any, str] = {}  # one key per value PyYAML reads (fleet refuses keys YAML reads as equal)
+    for v in values:
+        if "\n" not in v and v not in ("-", "=", "@x", "%x"):
+            with contextlib.suppress(yaml.YAMLError, TypeError):
+                typed.setdefault(yaml.safe_load(v), v)
+    keys = "".join(f"{v}: {i}\n" for i, v in enumerate(typed.values()))
+    items = "".join(f"- {v}\n" for v in values if v not in ("@x", "%x"))
+    text = (keys or "{}\n") + "---\n" + (items or "[]\n")
+    try:
+        expected = list(yaml.safe_load_all(text))
+    except yaml.YAMLError:
+        return  # not valid YAML at all: nothing to agree on
+    assert load_all(text, "x.yaml") == expected
+
+
+def test_explicit_str_tag_keeps_a_string() -> None:
+    """`!!str 12` is the string "12" (the fast loader once read it as the integer 12, and `!!str` as null)."""
+    from fleet.yamlio import load_all
+
+    assert load_all("a: !!str 12\nb: !!str\nc: [!!str true]\n", "x.yaml") == [{"a": "12", "b": "", "c": ["true"]}]
