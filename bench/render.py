@@ -27,6 +27,7 @@ from fleet.render.engine import Renderer, manifest_paths
 from fleet.render.sandbox import make_environment
 from fleet.render.worker import RenderLimits, shared_pool
 from fleet.repo.source import Snapshot, working_tree
+from fleet.runtime import tune_garbage_collector
 from fleet.workflows.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,6 +144,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     snapshot = working_tree(ROOT) if args.example else synthetic(args.objects)
+    tune_garbage_collector()  # as fleet's processes run (the baseline, in this process, gets it too)
     methods = [baseline_render, fleet_render, bounded(1), bounded(RenderLimits().workers)]
     results = best_of(methods, snapshot, args.clusters, args.repeat)
     (base_time, base_objects), (fleet_time, fleet_objects), (one_time, one_objects), (pool_time, pool_objects) = results

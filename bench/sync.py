@@ -50,6 +50,7 @@ from fleet.model.cluster import Cluster
 from fleet.model.objects import ObjectKey
 from fleet.model.ordering import apply_order
 from fleet.model.rendered import RenderedCluster
+from fleet.runtime import tune_garbage_collector
 from fleet.workflows.syncing import sync_fleet
 
 IN_FLIGHT = 8
@@ -109,7 +110,8 @@ async def raw_apply(lab: LocalLab, clusters: list[str], objs: list[dict[str, Any
     sent = 0
     prepared = {cluster: for_cluster(objs, cluster) for cluster in clusters}
     started, cpu = time.perf_counter(), time.process_time()
-    async with aiohttp.ClientSession() as session:
+    # No limit on connections in all (aiohttp's default is 100): 8 per cluster at once, as fleet has.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
 
         async def apply(cluster: str, obj: dict[str, Any], slots: asyncio.Semaphore) -> None:
             nonlocal sent
@@ -331,6 +333,7 @@ def lab_rss_mb(lab: LocalLab) -> int:
 
 
 def main() -> None:
+    tune_garbage_collector()  # as the fleet CLI and hub run; the raw client, in this process, gets it too
     parser = argparse.ArgumentParser()
     parser.add_argument("--clusters", type=int, default=10)
     parser.add_argument("--objects", type=int, default=100)

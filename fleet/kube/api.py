@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -76,6 +76,7 @@ class ClusterApi:
         self._slots = asyncio.Semaphore(self.limits.in_flight)
         self.writes = 0  # mutating requests actually sent (dry runs excluded): the "zero writes" check
         self.requests = 0  # every request, reads and dry runs included
+        self._base_headers: dict[str, dict[str, str]] = {}
 
     async def close(self) -> None:
         await self.api.close()
@@ -92,8 +93,8 @@ class ClusterApi:
     ) -> Any:
         """Send one request; the decoded JSON body on 2xx. Raises ApiError on an error status from the
         server, TemporaryClusterError when the cluster cannot be reached or is overloaded."""
-        query_list = list((query or {}).items())
-        write = method != "GET" and ("dryRun", "All") not in query_list
+        query_list = list(query.items()) if query else []
+        write = method != "GET" and (query is None or query.get("dryRun") != "All")
         self.requests += 1
         async with self._slots:
             # Checked after waiting for a slot, right before sending: a replica whose Lease ran out while
@@ -102,8 +103,11 @@ class ClusterApi:
                 raise LeaseLost(self.cluster, f"{method} {path} not sent: this hub no longer holds the cluster's Lease")
             if write:
                 self.writes += 1
+            headers = self._headers(content_type)
             try:
-                response = await self._send(method, path, query_list, body, content_type, timeout)
+                if "BearerToken" in self.api.configuration.api_key:  # a token (and its refresh hooks)
+                    await self.api.update_params_for_auth(headers, query_list, ["BearerToken"])
+                response = await self._send(method, path, query_list, headers, body, timeout)
                 try:
                     status, data = response.status, await response.read()
                 finally:
@@ -122,28 +126,36 @@ class ClusterApi:
             raise PermanentClusterError(self.cluster, "401 Unauthorized: the kubeconfig's credentials were refused")
         raise _status_error(status, data)
 
-    async def _send(
+    def _headers(self, content_type: str) -> dict[str, str]:
+        """A fresh copy of the headers of every request with this body type (the client's default headers
+        and cookie are read once: fleet sets them only when it creates the client)."""
+        base = self._base_headers.get(content_type)
+        if base is None:
+            api = self.api
+            base = {**api.default_headers, "Content-Type": content_type, "Accept": "application/json"}
+            if api.cookie:
+                base["Cookie"] = api.cookie
+            self._base_headers[content_type] = base
+        return dict(base)
+
+    def _send(
         self,
         method: str,
         path: str,
         query: list[tuple[str, str]],
+        headers: dict[str, str],
         body: Any,
-        content_type: str,
         timeout: float | None,
-    ) -> aiohttp.ClientResponse:
+    ) -> Awaitable[aiohttp.ClientResponse]:
         """One request on kubernetes_asyncio's connection pool, with its authentication (token refresh
-        hooks included), proxy and TLS server name, but without its generic call path: that walks every
-        body recursively to "sanitize" it and encodes parameters one by one, which cost about a quarter
-        of fleet's client CPU per applied object (bench/sync.py --profile)."""
-        api = self.api
-        headers = {**api.default_headers, "Content-Type": content_type, "Accept": "application/json"}
-        if api.cookie:
-            headers["Cookie"] = api.cookie
-        await api.update_params_for_auth(headers, query, ["BearerToken"])
-        url = f"{api.configuration.host}{path}"
+        hooks included, by ``request``), proxy and TLS server name, but without its generic call path:
+        that walks every body recursively to "sanitize" it and encodes parameters one by one, which cost
+        about a quarter of fleet's client CPU per applied object (bench/sync.py --profile). Not a
+        coroutine itself: each coroutine layer between fleet and aiohttp is resumed on every wake-up."""
+        url = f"{self.api.configuration.host}{path}"
         if query:
             url += "?" + _query_string(tuple(query))
-        rest = api.rest_client
+        rest = self.api.rest_client
         extra: dict[str, Any] = {}
         if rest.proxy:
             extra["proxy"] = rest.proxy
@@ -152,13 +164,8 @@ class ClusterApi:
         if rest.server_hostname:
             extra["server_hostname"] = rest.server_hostname
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
-        return await rest.pool_manager.request(
-            method,
-            url,
-            data=data,
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=timeout or self.limits.timeout),
-            **extra,
+        return rest.pool_manager.request(
+            method, url, data=data, headers=headers, timeout=_client_timeout(timeout or self.limits.timeout), **extra
         )
 
     async def get(self, path: str, **query: str) -> Any:
@@ -172,6 +179,11 @@ async def server_version(api: ClusterApi) -> str:
     except (ApiError, TemporaryClusterError, PermanentClusterError):
         return ""
     return str(info.get("gitVersion") or "") if isinstance(info, dict) else ""
+
+
+@functools.lru_cache(maxsize=64)
+def _client_timeout(total: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=total)
 
 
 @functools.lru_cache(maxsize=512)
