@@ -140,8 +140,36 @@ class _Converter:
             raise yaml.constructor.ConstructorError(
                 None, None, f"expands to more than {MAX_NODES} nodes (alias bomb?)", node.start_mark
             )
-        if isinstance(node, _ScalarNode):
-            return self.scalar(node)
+        if isinstance(node, _MappingNode):  # the most common collection first
+            if node.tag != _MAP:
+                raise _NeedsFullLoader
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key: Any
+                if type(key_node) is _ScalarNode:
+                    tag, key = key_node.tag, key_node.value
+                    if tag == _STR or (tag == _PLAIN and key and key[0] not in _TYPED_FIRST):
+                        self.budget -= 1
+                    else:
+                        key = self.convert(key_node)
+                else:
+                    key = self.convert(key_node)
+                try:
+                    duplicate = key in result
+                except TypeError:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, "a mapping key must be a string or number", key_node.start_mark
+                    ) from None
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+                if type(value_node) is _ScalarNode:
+                    tag, value = value_node.tag, value_node.value
+                    if tag == _STR or (tag == _PLAIN and value and value[0] not in _TYPED_FIRST):
+                        self.budget -= 1
+                        result[key] = value
+                        continue
+                result[key] = self.convert(value_node)
+            return result
         if isinstance(node, _SequenceNode):
             if node.tag != _SEQ:
                 raise _NeedsFullLoader
@@ -155,35 +183,9 @@ class _Converter:
                         continue
                 items.append(self.convert(item))
             return items
-        if not isinstance(node, _MappingNode) or node.tag != _MAP:
-            raise _NeedsFullLoader
-        result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key: Any
-            if type(key_node) is _ScalarNode:
-                tag, key = key_node.tag, key_node.value
-                if tag == _STR or (tag == _PLAIN and key and key[0] not in _TYPED_FIRST):
-                    self.budget -= 1
-                else:
-                    key = self.convert(key_node)
-            else:
-                key = self.convert(key_node)
-            try:
-                duplicate = key in result
-            except TypeError:
-                raise yaml.constructor.ConstructorError(
-                    None, None, "a mapping key must be a string or number", key_node.start_mark
-                ) from None
-            if duplicate:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-            if type(value_node) is _ScalarNode:
-                tag, value = value_node.tag, value_node.value
-                if tag == _STR or (tag == _PLAIN and value and value[0] not in _TYPED_FIRST):
-                    self.budget -= 1
-                    result[key] = value
-                    continue
-            result[key] = self.convert(value_node)
-        return result
+        if isinstance(node, _ScalarNode):
+            return self.scalar(node)
+        raise _NeedsFullLoader
 
 
 def _unshare(value: Any, budget: list[int] | None = None) -> Any:
