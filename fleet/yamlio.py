@@ -5,6 +5,8 @@ PyYAML's C parser is used where available: rendering a large fleet parses a lot 
 
 from __future__ import annotations
 
+import marshal
+from collections import OrderedDict
 from typing import Any
 
 import yaml
@@ -235,6 +237,42 @@ def _fast_load_all(text: str, *, go_emitted: bool = False) -> list[Any]:
         loader.dispose()
 
 
+class ParsedTexts:
+    """Texts parsed before, kept as marshal bytes: rendered texts repeat (a template that uses only its
+    env's values renders the same text for every cluster of the env; a renderer keeps one of these per
+    revision), and loading marshal bytes (C) is many times faster than parsing YAML. Each use gets fresh
+    objects, so callers may edit what they get. Bounded in bytes (text and result), the least recently
+    used dropped first; errors are never kept (their messages name the path and cluster of each use)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.entries: OrderedDict[tuple[str, bool], bytes] = OrderedDict()
+
+    def get(self, text: str, go_emitted: bool) -> list[Any] | None:
+        blob = self.entries.get((text, go_emitted))
+        if blob is None:
+            return None
+        self.entries.move_to_end((text, go_emitted))
+        return marshal.loads(blob)  # type: ignore[no-any-return]
+
+    def put(self, text: str, go_emitted: bool, documents: list[Any]) -> None:
+        if len(text) > self.max_bytes // 16:
+            return  # one huge text would push out everything else
+        try:
+            blob = marshal.dumps(documents)
+        except ValueError:
+            return  # a value marshal cannot hold (a timestamp from a tagged document): parse it each time
+        self.entries[(text, go_emitted)] = blob
+        self.size += len(text) + len(blob)
+        while self.size > self.max_bytes:
+            (old_text, _), old_blob = self.entries.popitem(last=False)
+            self.size -= len(old_text) + len(old_blob)
+
+
+PARSED_TEXTS_BYTES = 32 * 1024 * 1024  # per renderer: well within a render worker's memory limit
+
+
 def load_all(
     text: str,
     path: str,
@@ -243,20 +281,29 @@ def load_all(
     what: str = "",
     error: type[InputError] = InputError,
     go_emitted: bool = False,
+    cache: ParsedTexts | None = None,
 ) -> list[Any]:
     """The documents of ``text``. ``go_emitted``: the text was written by kustomize (Go's YAML, which
-    quotes every string YAML 1.1 would read as another type, but writes `=` and `<<` plain)."""
+    quotes every string YAML 1.1 would read as another type, but writes `=` and `<<` plain). ``cache``:
+    texts parsed before, looked up first and added to."""
+    if cache is not None:
+        known = cache.get(text, go_emitted)
+        if known is not None:
+            return known
     try:
         try:
-            return _fast_load_all(text, go_emitted=go_emitted)
+            documents = _fast_load_all(text, go_emitted=go_emitted)
         except _NeedsFullLoader:
-            return [_unshare(doc) for doc in yaml.load_all(text, Loader=StrictLoader)]
+            documents = [_unshare(doc) for doc in yaml.load_all(text, Loader=StrictLoader)]
     except yaml.YAMLError as exc:
         raise _error(exc, path, cluster=cluster, what=what, error=error) from None
     except RecursionError:
         raise error("YAML nested too deeply", path=path, cluster=cluster) from None
     except (TypeError, ValueError, OverflowError) as exc:
         raise error(f"invalid YAML value{what}: {_short(exc)}", path=path, cluster=cluster) from None
+    if cache is not None:
+        cache.put(text, go_emitted, documents)
+    return documents
 
 
 def _short(exc: Exception) -> str:

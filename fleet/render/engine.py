@@ -44,7 +44,7 @@ from fleet.render.templates import TemplateSet
 from fleet.render.tools import Tools
 from fleet.render.values import merge_all
 from fleet.repo.source import Snapshot
-from fleet.yamlio import load_one
+from fleet.yamlio import PARSED_TEXTS_BYTES, ParsedTexts, load_one
 
 MAX_OBJECTS = 10_000  # per cluster
 
@@ -84,6 +84,7 @@ class Renderer:
         self._templates: dict[str, TemplateSet] = {}
         self._yaml: dict[tuple[str, str], Any] = {}
         self._releases: dict[str, Release] = {}
+        self._parsed = ParsedTexts(PARSED_TEXTS_BYTES)  # rendered texts repeat across clusters
 
     # ---- cached inputs --------------------------------------------------------------------------
 
@@ -176,7 +177,7 @@ class Renderer:
         objects: list[tuple[dict[str, Any], str, int]] = []  # object, file, document number
         for path in manifest_paths(base, BASE) + manifest_paths(self.snapshot, env_dir):
             text = templates.render(path, context, cluster=cluster.name)
-            objects += [(obj, path, number) for obj, number in documents(text, path, cluster.name)]
+            objects += [(obj, path, number) for obj, number in documents(text, path, cluster.name, cache=self._parsed)]
         notes: list[str] = []
         for path in (f"{BASE}/{SOURCES_FILE}", f"{env_dir}/{SOURCES_FILE}"):
             if templates.snapshot.exists(path):
@@ -186,7 +187,7 @@ class Renderer:
         crd_scopes = scopes_of_crds(o for o, _, _ in objects)
         for path in self.snapshot.listdir(f"{env_dir}/patches", suffixes=(".yaml", ".yml")):
             text = templates.render(path, context, cluster=cluster.name)
-            docs = [d for d, _ in documents(text, path, cluster.name, require_object=False)]
+            docs = [d for d, _ in documents(text, path, cluster.name, require_object=False, cache=self._parsed)]
             merge = functools.partial(strategic_merge, self.tools, path=path, cluster=cluster.name)
             objects = apply_patch_file(objects, docs, path, cluster.name, namespace, crd_scopes, merge)
         result: dict[ObjectKey, dict[str, Any]] = {}

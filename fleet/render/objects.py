@@ -18,12 +18,14 @@ from fleet.model.vocabulary import (
     REVISION_ANNOTATION,
     SOURCE_ANNOTATION,
 )
-from fleet.yamlio import document_lines, load_all
+from fleet.yamlio import ParsedTexts, document_lines, load_all
 
 
-def documents(text: str, path: str, cluster: str, *, require_object: bool = True) -> list[tuple[dict[str, Any], int]]:
+def documents(
+    text: str, path: str, cluster: str, *, require_object: bool = True, cache: ParsedTexts | None = None
+) -> list[tuple[dict[str, Any], int]]:
     """The non-empty documents of a rendered file, each with its 1-based index in the stream."""
-    docs = load_all(text, path, cluster=cluster, what=" in rendered output", error=RenderError)
+    docs = load_all(text, path, cluster=cluster, what=" in rendered output", error=RenderError, cache=cache)
     result = []
     for index, doc in enumerate(docs):
         if doc is None:
