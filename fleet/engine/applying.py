@@ -25,7 +25,7 @@ class Applying(ManagerBase):
         deadline = time.monotonic() + SERVICE_ACCOUNT_WAIT
         while True:
             try:
-                return await self.apply(path, obj, force=force)
+                return await self._server_side_apply(path, obj, force=force)  # apply, one coroutine fewer
             except ApiError as exc:
                 waiting = key.group_kind == ("", "Pod") and exc.status == 403 and "service account" in exc.message
                 if not waiting or time.monotonic() > deadline:

@@ -15,6 +15,9 @@ from fleet.model.objects import ObjectKey
 from fleet.model.served import Unserved, crd_kinds
 from fleet.model.vocabulary import SOURCE_ANNOTATION
 
+NAMESPACE = ("", "Namespace")
+NAMESPACES = "/api/v1/namespaces"
+
 
 class Reading(ManagerBase):
     async def resource(self, api_version: str, kind: str) -> Resource:
@@ -54,17 +57,38 @@ class Reading(ManagerBase):
             if not token:
                 return items
 
-    async def fetch_live(self, desired: Mapping[ObjectKey, dict[str, Any]]) -> dict[ObjectKey, dict[str, Any] | None]:
+    async def namespaces(self) -> dict[str, dict[str, Any]]:
+        """Every namespace of the cluster, by name (one LIST; the path is the same on every cluster)."""
+        found = {}
+        for item in await self.list_all(NAMESPACES):
+            item.setdefault("apiVersion", "v1")
+            item.setdefault("kind", "Namespace")
+            found[str((item.get("metadata") or {}).get("name") or "")] = item
+        return found
+
+    async def fetch_live(
+        self, desired: Mapping[ObjectKey, dict[str, Any]], namespaces: Mapping[str, dict[str, Any]] | None = None
+    ) -> dict[ObjectKey, dict[str, Any] | None]:
         """The live state of every desired object (None: not there). Kinds the cluster does not serve (yet)
-        are absent from the result."""
+        are absent from the result. ``namespaces``: every namespace of the cluster, listed already; then
+        Namespaces are not listed again, and nothing is listed in a namespace that does not exist (a new
+        cluster's first sync needs no LIST per kind and namespace)."""
         groups: dict[tuple[str, str], list[ObjectKey]] = {}
         resources: dict[str, Resource] = {}
         kinds: dict[tuple[str, str], str] = {}
+        result: dict[ObjectKey, dict[str, Any] | None] = {}
         for key, obj in desired.items():
             try:
                 resource = await self.resource(obj["apiVersion"], obj["kind"])
             except UnknownKind:
                 continue
+            if namespaces is not None:
+                if key.group_kind == NAMESPACE:
+                    result[key] = namespaces.get(key.name)
+                    continue
+                if resource.namespaced and key.namespace not in namespaces:
+                    result[key] = None
+                    continue
             collection = resource.collection_path(key.namespace if resource.namespaced else None)
             resources[collection] = resource
             groups.setdefault((collection, obj["apiVersion"]), []).append(key)
@@ -82,7 +106,6 @@ class Reading(ManagerBase):
             wanted = groups[(collection, api_version)]
             return {key: found.get((key.namespace if namespaced else "", key.name)) for key in wanted}
 
-        result: dict[ObjectKey, dict[str, Any] | None] = {}
         for found in await run_all(one(c, v) for c, v in groups):
             result.update(found)
         return result

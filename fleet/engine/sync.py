@@ -100,16 +100,21 @@ class ClusterSync:
     # ---- the steps ----------------------------------------------------------------------------------
 
     async def _sync(self) -> list[ObjectChange]:
-        # The inventory is read while discovery runs: a sync's first requests are round trips in a row.
+        # The inventory (and the namespaces, when Git has some) are read while discovery runs: a sync's
+        # first requests are round trips in a row.
         reading = asyncio.ensure_future(store.read(self.manager, self.options.inventory))
+        listing = asyncio.ensure_future(self.manager.namespaces()) if self.desired_namespaces else None
+        started = [t for t in (reading, listing) if t is not None]
         try:
             await self._refuse_unserved()
+            old = await reading
+            namespaces = await listing if listing is not None else None
         except BaseException:
-            reading.cancel()
-            await asyncio.gather(reading, return_exceptions=True)
+            for task in started:
+                task.cancel()
+            await asyncio.gather(*started, return_exceptions=True)  # their errors retrieved, not logged
             raise
-        old = await reading
-        live = await self.manager.fetch_live(self.desired)
+        live = await self.manager.fetch_live(self.desired, namespaces)
         entries = [
             Entry(key, obj["apiVersion"], self.rendered.digest(key), self._adopted(key, live.get(key), old))
             for key, obj in self.desired.items()

@@ -79,3 +79,43 @@ async def test_delete_touches_only_the_object_that_was_read(manager: tuple[Resou
     assert (await rm.get(path) or {})["data"] == {"v": "2"}
     assert await rm.delete(path, second) is Deletion.DELETED
     assert await rm.delete(path, second) is Deletion.GONE
+
+
+async def test_nothing_is_listed_in_a_namespace_that_does_not_exist(manager: tuple[ResourceManager, str]) -> None:
+    """With the cluster's namespaces listed first (as a sync does when Git has Namespaces), a new namespace's
+    objects are known absent without a LIST per kind; an existing namespace's objects are still read."""
+    rm, namespace = manager
+    await rm.apply(f"/api/v1/namespaces/{namespace}/configmaps/cm", config_map(namespace, a="1"))
+    missing = f"{namespace}-new"
+    desired = {
+        ObjectKey("", "Namespace", "", namespace): {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": namespace},
+        },
+        ObjectKey("", "Namespace", "", missing): {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": missing},
+        },
+        ObjectKey("", "ConfigMap", namespace, "cm"): config_map(namespace),
+        ObjectKey("", "ConfigMap", missing, "cm"): config_map(missing),
+        ObjectKey("apps", "Deployment", missing, "web"): {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": missing},
+        },
+    }
+    namespaces = await rm.namespaces()
+    assert namespace in namespaces and missing not in namespaces
+    for obj in desired.values():  # discovery first: its requests are not what is counted
+        await rm.resource(str(obj["apiVersion"]), str(obj["kind"]))
+    before = rm.api.requests
+    live = await rm.fetch_live(desired, namespaces)
+    assert rm.api.requests - before == 1  # the ConfigMaps of the existing namespace; nothing else
+    assert live[ObjectKey("", "Namespace", "", namespace)]["kind"] == "Namespace"  # type: ignore[index]
+    assert live[ObjectKey("", "Namespace", "", missing)] is None
+    assert live[ObjectKey("", "ConfigMap", namespace, "cm")]["data"] == {"a": "1"}  # type: ignore[index]
+    assert live[ObjectKey("", "ConfigMap", missing, "cm")] is None
+    assert live[ObjectKey("apps", "Deployment", missing, "web")] is None
+    assert await rm.fetch_live(desired) == live  # the same answer as listing every collection
