@@ -270,7 +270,7 @@ class ParsedTexts:
             self.size -= len(old_text) + len(old_blob)
 
 
-PARSED_TEXTS_BYTES = 32 * 1024 * 1024  # per renderer: well within a render worker's memory limit
+PARSED_TEXTS_BYTES = 16 * 1024 * 1024  # per renderer (a worker keeps 4): well within its memory limit
 
 
 def load_all(
