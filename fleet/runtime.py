@@ -7,7 +7,8 @@ import gc
 
 # Rendering and syncing allocate millions of short-lived objects that reference counting frees (parsed
 # YAML, decoded responses); with the default threshold of 700 the cyclic collector ran every 700 of them
-# and a fifth of a render's CPU went to collections that found nothing (bench/render.py, bench/sync.py).
+# and collections that found next to nothing took a fifth of a render's CPU and a tenth of a sync's
+# (bench/render.py, bench/sync.py).
 YOUNG_GENERATION_THRESHOLD = 50_000
 
 
