@@ -57,6 +57,28 @@ def _status_error(status: int, body: bytes) -> ApiError:
     return ApiError(status, reason or {404: "NotFound", 409: "Conflict"}.get(status, "Error"), message)
 
 
+@dataclass(frozen=True)
+class _Transport:
+    """What every request of a client shares, read from it once (at the first request: fleet sets the
+    proxy right after creating the client): its session, host, proxy and TLS server name."""
+
+    session: aiohttp.ClientSession
+    host: str
+    extra: dict[str, Any]
+
+    @classmethod
+    def of(cls, api: client.ApiClient) -> _Transport:
+        rest = api.rest_client
+        extra: dict[str, Any] = {}
+        if rest.proxy:
+            extra["proxy"] = rest.proxy
+        if rest.proxy_headers:
+            extra["proxy_headers"] = rest.proxy_headers
+        if rest.server_hostname:
+            extra["server_hostname"] = rest.server_hostname
+        return cls(rest.pool_manager, str(api.configuration.host), extra)
+
+
 class ClusterApi:
     def __init__(
         self,
@@ -77,6 +99,7 @@ class ClusterApi:
         self.writes = 0  # mutating requests actually sent (dry runs excluded): the "zero writes" check
         self.requests = 0  # every request, reads and dry runs included
         self._base_headers: dict[str, dict[str, str]] = {}
+        self._transport: _Transport | None = None
 
     async def close(self) -> None:
         await self.api.close()
@@ -152,21 +175,15 @@ class ClusterApi:
         that walks every body recursively to "sanitize" it and encodes parameters one by one, which cost
         about a quarter of fleet's client CPU per applied object (bench/sync.py --profile). Not a
         coroutine itself: each coroutine layer between fleet and aiohttp is resumed on every wake-up."""
-        url = f"{self.api.configuration.host}{path}"
+        if self._transport is None:
+            self._transport = _Transport.of(self.api)
+        transport = self._transport
+        url = f"{transport.host}{path}"
         if query:
             url += "?" + _query_string(tuple(query))
-        rest = self.api.rest_client
-        extra: dict[str, Any] = {}
-        if rest.proxy:
-            extra["proxy"] = rest.proxy
-        if rest.proxy_headers:
-            extra["proxy_headers"] = rest.proxy_headers
-        if rest.server_hostname:
-            extra["server_hostname"] = rest.server_hostname
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
-        return rest.pool_manager.request(
-            method, url, data=data, headers=headers, timeout=_client_timeout(timeout or self.limits.timeout), **extra
-        )
+        timeout_ = _client_timeout(timeout or self.limits.timeout)
+        return transport.session.request(method, url, data=data, headers=headers, timeout=timeout_, **transport.extra)
 
     async def get(self, path: str, **query: str) -> Any:
         return await self.request("GET", path, query=query)
