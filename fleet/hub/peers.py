@@ -26,6 +26,7 @@ WAIT = 25.0  # seconds a peer holds a long-poll open
 RETRY = 1.0  # seconds before asking an unreachable peer again
 ORPHANED = 120.0  # seconds a dead peer's clusters stay in the report, marked, unless someone reports them
 FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=10)
+FORWARDED = "X-Fleet-Forwarded"  # a sync request one replica passed on to the others (not passed on again)
 
 
 class PeerReports:
@@ -50,8 +51,7 @@ class PeerReports:
                 continue
             # Its last reports, marked: the replica is not answering (dead, or cut off) since ``since``.
             message = f"its hub replica {member} does not answer; its last report is shown"
-            for name, report in reports.items():
-                merged[name] = replace(report, error=message, error_since=since, health=Health(Code.UNKNOWN, message))
+            merged.update({name: _marked(report, message, since) for name, report in reports.items()})
         return merged
 
     def _orphan(self, member: str, reports: dict[str, ClusterReport]) -> None:
@@ -61,8 +61,7 @@ class PeerReports:
         since = iso(time.time())
         until = time.monotonic() + ORPHANED
         for name, report in reports.items():
-            marked = replace(report, error=message, error_since=since, health=Health(Code.UNKNOWN, message))
-            self._orphans[name] = (marked, until)
+            self._orphans[name] = (_marked(report, message, since), until)
 
     async def follow(self, members: Mapping[str, str]) -> None:
         """Follow exactly the live peers in ``members`` (identity -> address)."""
@@ -85,7 +84,7 @@ class PeerReports:
     async def forward_sync(self, body: dict[str, Any], authorization: str) -> tuple[list[str], list[str]]:
         """``POST /api/v1/sync`` passed on to every live peer: (clusters they triggered, peers not reached)."""
         session = self._client()
-        headers = {"Authorization": authorization, "X-Fleet-Forwarded": "1"}
+        headers = {"Authorization": authorization, FORWARDED: "1"}
 
         async def one(member: str, address: str) -> tuple[str, list[str] | None]:
             try:
@@ -146,3 +145,8 @@ class PeerReports:
             self.reports[member] = reports
             self.on_change()
         return int(body["version"])
+
+
+def _marked(report: ClusterReport, message: str, since: str | None) -> ClusterReport:
+    """A peer's report shown with why it may be out of date, and since when."""
+    return replace(report, error=message, error_since=since, health=Health(Code.UNKNOWN, message))

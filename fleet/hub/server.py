@@ -13,12 +13,12 @@ from aiohttp import web
 from fleet.errors import FleetError
 from fleet.hub.core import Hub
 from fleet.hub.dashboard import add_dashboard, security_headers
+from fleet.hub.peers import FORWARDED
 from fleet.hub.replies import dumps, error_reply, json_reply
 from fleet.model.cluster import Selection
 from fleet.selector import parse_selector
 
 MAX_BODY = 1024 * 1024
-FORWARDED = "X-Fleet-Forwarded"  # a sync request one replica passed on to the others
 HUB_KEY = web.AppKey("hub", Hub)
 
 

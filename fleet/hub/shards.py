@@ -43,6 +43,7 @@ from fleet.kube.leases import ADDRESS_ANNOTATION, CLUSTER_ANNOTATION, Lease, Lea
 from fleet.model.sharding import owner
 
 MEMBER, CLUSTER = "member", "cluster"
+BOOTTIME: int | None = getattr(time, "CLOCK_BOOTTIME", None)
 
 
 def _clock() -> float:
@@ -51,7 +52,6 @@ def _clock() -> float:
     return time.clock_gettime(BOOTTIME) if BOOTTIME is not None else time.monotonic()
 
 
-BOOTTIME: int | None = getattr(time, "CLOCK_BOOTTIME", None)
 ACQUIRE_IN_FLIGHT = 8
 
 
@@ -89,7 +89,7 @@ class Shards:
         self.members: dict[str, str] = {}  # live replica identity -> address (this one included)
         self._observed: dict[str, tuple[str, float]] = {}  # Lease name -> (resourceVersion, seen at, our clock)
         self._member: Lease | None = None
-        self._deadline = 0.0  # our member Lease is valid until then (monotonic)
+        self._deadline = 0.0  # our member Lease is valid until then (on _clock)
         self.ready = asyncio.Event()  # set after the first look at the Leases
 
     @property
